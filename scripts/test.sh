@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `npm test`: sets up what the tests need on a fresh Debian 12 machine (idempotent), then runs
+# the static checks and all three test tiers. `.ci/run` calls exactly this.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/setup/services.sh
+[ -f scripts/setup/softhsm.sh ] && bash scripts/setup/softhsm.sh
+bash scripts/setup/node-deps.sh
+
+echo '== build, type-check, lint, import rules'
+npm run --silent build
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
+npx depcruise apps libs bench test --config .dependency-cruiser.js
+
+echo '== tests: unit, medium, e2e'
+npx jest --ci --selectProjects unit
+npx jest --ci --selectProjects medium --runInBand
+npx jest --ci --selectProjects e2e --runInBand --passWithNoTests
