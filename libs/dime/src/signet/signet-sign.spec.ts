@@ -180,7 +180,7 @@ describe('SSRs and user signets', () => {
 
   it('refuses to sign an SSR that does not validate', async () => {
     const ssrBin = Buffer.from(readVector('user-author.ssr.bin'));
-    ssrBin[ssrBin.length - 1] ^= 1;
+    ssrBin.writeUInt8(ssrBin.readUInt8(ssrBin.length - 1) ^ 1, ssrBin.length - 1);
     expect(await rejection(signSsr(readSignet(ssrBin), originPok))).toBe('BAD_SIGNATURE');
     expect(await rejection(signSsr(readSignet(readVector('org-origin.signet.bin')), originPok))).toBe('WRONG_TYPE');
   });
