@@ -24,6 +24,7 @@ export const COMMON_LABELS: readonly Buffer[] = COMMON_HEADERS.map((h) => Buffer
 const COMMON_BY_LOWER_NAME: ReadonlyMap<string, CommonHeaderType> = new Map(
   COMMON_HEADERS.map((h, i) => [h.name.toLowerCase(), i as CommonHeaderType]),
 );
+const COMMON_NAME_LENGTHS: ReadonlySet<number> = new Set(COMMON_HEADERS.map((h) => h.name.length));
 
 /** Common header type of a field name (any letter case), or -1 for every other header. */
 export function commonHeaderType(name: string): CommonHeaderType | -1 {
@@ -93,7 +94,8 @@ export function scanHeaderSection(src: Buffer): HeaderSection {
     } else {
       const colon = scanName(src, pos, contentEnd);
       checkValueBytes(src, colon + 1, contentEnd);
-      fields.push({ start: pos, colon, end: nl + 1, common: commonHeaderType(src.toString('latin1', pos, colon)) });
+      const common = COMMON_NAME_LENGTHS.has(colon - pos) ? commonHeaderType(src.toString('latin1', pos, colon)) : -1;
+      fields.push({ start: pos, colon, end: nl + 1, common });
     }
     pos = nl + 1;
   }

@@ -186,6 +186,21 @@ describe('RFC 5322 <-> DIME chunk contents', () => {
       expect(content.display).toEqual([bytes('body\n')]);
     });
 
+    it('adds a recipe after a last header that is itself named X-DIME-Layout, even in canonical form', () => {
+      const eml = Buffer.concat([chunkData, bytes('X-DIME-Layout: 1;x7\r\n\r\nbody')]);
+      const content = splitRfc5322(eml);
+      expect(content.otherHeaders.toString('latin1')).toBe('X-DIME-Layout: 1;x7\r\nX-DIME-Layout: 1;d;t;c;f;g;s;x1\r\n');
+      expect(joinRfc5322(content)).toEqual(eml);
+    });
+
+    it('accepts a plain Uint8Array and returns display chunks that view the input without copying', () => {
+      const eml = Buffer.concat([chunkData, otherVector, bytes('\r\n'), displayVector]);
+      const plain = new Uint8Array(eml);
+      const content = splitRfc5322(plain);
+      expect(content.display[0]?.buffer).toBe(plain.buffer);
+      expect(joinRfc5322(content)).toEqual(eml);
+    });
+
     it('puts a CRLF display chunk in place of an empty or missing body', () => {
       expect(splitRfc5322(bytes('X-A: 1\r\n\r\n')).display).toEqual([bytes('\r\n')]);
       expect(splitRfc5322(bytes('X-A: 1\r\n')).display).toEqual([bytes('\r\n')]);
