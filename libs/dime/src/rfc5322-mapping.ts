@@ -11,7 +11,9 @@
 // joinRfc5322: with a recipe, the original bytes; without one (a message made by libdime), the
 // common-headers chunk as is (`CC` spelling included), the other-headers chunk, a blank line, the
 // display chunks concatenated and then the attachment chunks appended as they are (libdime has no
-// MIME structure for them); each header chunk gets a final CRLF if it lacks one.
+// MIME structure for them); each header chunk gets a final CRLF if it lacks one. The recipe is
+// recognised only as the last field of the other-headers chunk, spelled `X-DIME-Layout` with a
+// value starting with version "1"; a recipe that does not fit the chunks is DimeError BAD_MESSAGE.
 //
 // Input rules of splitRfc5322 (anything else is DimeError BAD_MESSAGE, nothing is ever repaired):
 // a header section of at least one field; header lines all CRLF or all LF (recorded); no NUL and no
