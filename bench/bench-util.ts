@@ -1,0 +1,58 @@
+// Shared helpers for bench/ programs: timing loops, tables, JSON results (bench/results/, git-ignored).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cpus, totalmem } from 'node:os';
+
+export interface Timing {
+  iterations: number;
+  seconds: number;
+  perSecond: number;
+  /** Mean time of one iteration, microseconds. */
+  meanUs: number;
+}
+
+/** Runs fn repeatedly (after a warm-up) until both minIterations and minSeconds are reached. */
+export async function timeLoop(fn: () => unknown, options: { minSeconds?: number; minIterations?: number; warmup?: number } = {}): Promise<Timing> {
+  const minSeconds = options.minSeconds ?? 1.5;
+  const minIterations = options.minIterations ?? 10;
+  for (let i = 0; i < (options.warmup ?? 3); i++) await fn();
+  let iterations = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0;
+  while (iterations < minIterations || elapsed < minSeconds) {
+    await fn();
+    iterations++;
+    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  }
+  return { iterations, seconds: elapsed, perSecond: iterations / elapsed, meanUs: (elapsed / iterations) * 1e6 };
+}
+
+export function printTable(title: string, header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  const line = (r: readonly (string | number)[]) => r.map((c, i) => String(c).padStart(widths[i] ?? 0)).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+export function machineInfo(): Record<string, unknown> {
+  const cpu = cpus();
+  return { node: process.version, cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30) };
+}
+
+export function writeResults(name: string, data: unknown): string {
+  const dir = resolve(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify({ benchmark: name, date: new Date().toISOString(), machine: machineInfo(), ...(data as object) }, null, 2)}\n`);
+  return file;
+}
