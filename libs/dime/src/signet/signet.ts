@@ -2,6 +2,7 @@
 // Each signet remembers its exact serialized body, so fingerprints, signatures and re-serialization
 // hash and slice the original bytes instead of re-encoding them (and parsed fields, odd names
 // included, come back byte for byte). Internal helpers here are shared by the signet/*.ts files.
+import { assertBytes, toBuffer } from '../bytes';
 import { DimeError } from '../dime.error';
 import { signetFieldSpec, type SignetFieldSpec, type SignetType } from './signet-field.table';
 
@@ -47,7 +48,7 @@ const rawFields = new WeakMap<SignetField, Buffer>();
  */
 export class FieldSequence {
   private last = -1;
-  private readonly seen = new Set<number>();
+  private readonly seen = new Uint8Array(256);
 
   constructor(private readonly type: SignetType) {}
 
@@ -55,12 +56,12 @@ export class FieldSequence {
     const spec = signetFieldSpec(this.type, fid);
     if (!spec) throw new DimeError('UNKNOWN_FIELD', `${this.type} signet: field ${fid} is not defined`);
     if (fid < this.last) {
-      if (this.seen.has(fid)) throw new DimeError('DUPLICATE_FIELD', `${this.type} signet: field ${fid} repeated out of its run`);
+      if (this.seen[fid]) throw new DimeError('DUPLICATE_FIELD', `${this.type} signet: field ${fid} repeated out of its run`);
       throw new DimeError('FIELD_ORDER', `${this.type} signet: field ${fid} after field ${this.last}`);
     }
     if (fid === this.last && spec.unique) throw new DimeError('DUPLICATE_FIELD', `${this.type} signet: unique field ${fid} repeated`);
     this.last = fid;
-    this.seen.add(fid);
+    this.seen[fid] = 1;
     return spec;
   }
 }
@@ -71,8 +72,8 @@ export function encodeField(type: SignetType, field: SignetField): Buffer {
   if (raw) return raw;
   const spec = signetFieldSpec(type, field.fid);
   if (!spec) throw new DimeError('UNKNOWN_FIELD', `${type} signet: field ${field.fid} is not defined`);
-  const { data } = field;
-  if (!Buffer.isBuffer(data)) throw new TypeError(`"field.data" expected Buffer, got ${typeof data}`);
+  assertBytes(field.data, 'field.data');
+  const data = toBuffer(field.data);
   let name: Buffer | undefined;
   if (spec.named) {
     if (typeof field.name !== 'string') throw new TypeError(`field ${field.fid} needs a name`);
