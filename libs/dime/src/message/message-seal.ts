@@ -42,8 +42,7 @@ export async function sealMessage(input: SealInput): Promise<Buffer> {
   const signer = input.author.signer;
 
   // One ephemeral secp256k1 key per message; KEK per actor = libdime KDF over ECDH with its signet key.
-  const ephemeralPrivate = ephemeralKey(random);
-  const ephemeralPublic = secp256k1PublicFromPrivate(ephemeralPrivate);
+  const { privateKey: ephemeralPrivate, publicKey: ephemeralPublic } = ephemeralKey(random);
   const keks: Record<DimeActor, Kek> = {
     author: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.author.encryptionKey)),
     origin: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.origin.encryptionKey)),
@@ -170,12 +169,11 @@ function writeKeyslots(out: Buffer, chunks: readonly PlannedChunk[], keks: Recor
   }
 }
 
-function ephemeralKey(random: (n: number) => Buffer): Buffer {
+function ephemeralKey(random: (n: number) => Buffer): { privateKey: Buffer; publicKey: Buffer } {
   for (let attempt = 0; attempt < 64; attempt++) {
-    const candidate = Buffer.from(takeRandom(random, 32));
+    const privateKey = Buffer.from(takeRandom(random, 32));
     try {
-      secp256k1PublicFromPrivate(candidate);
-      return candidate;
+      return { privateKey, publicKey: secp256k1PublicFromPrivate(privateKey) };
     } catch (err) {
       if (!(err instanceof DimeError)) throw err;
     }
