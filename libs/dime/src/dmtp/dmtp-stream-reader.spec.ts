@@ -91,7 +91,8 @@ describe('DmtpStreamReader binary DATA', () => {
           reader.push(chunk);
           message ??= reader.readMessage();
         }
-        expect(message).toEqual(MESSAGE);
+        // Buffer.equals, not toEqual: jest's deep equality walks Buffers byte by byte.
+        expect(message?.equals(MESSAGE)).toBe(true);
         expect(reader.readLine()).toBe('QUIT');
       }),
       { numRuns: 200 },
