@@ -39,6 +39,7 @@ export {
 // signets
 export { SIGNET_MAGIC, type Signet, type SignetField } from './signet/signet';
 export { SignetFid, type SignetType } from './signet/signet-field.table';
+export { SIGNET_MAX_SIZE } from './signet/signet';
 export { armorSignet, parseSignet, readSignet, serializeSignet } from './signet/signet-codec';
 export {
   addSignetFields,
@@ -74,6 +75,7 @@ export {
 export {
   createTlsSignature,
   DIME_RECORD_PREFIX,
+  DIME_RECORD_VERSION,
   formatManagementRecord,
   managementRecordName,
   parseManagementRecord,
@@ -106,4 +108,31 @@ export {
 } from './message/message.types';
 
 // RFC 5322 <-> DIME chunk contents
-export { joinRfc5322, splitRfc5322, type DimeContent, type JoinRfc5322Content, type SplitRfc5322Options } from './rfc5322-mapping';
+export { DEFAULT_MAX_CHUNK_DATA, joinRfc5322, MAX_CHUNK_DATA, splitRfc5322, type DimeContent, type JoinRfc5322Content, type SplitRfc5322Options } from './rfc5322-mapping';
+
+// DMTP grammar (docs/dmtp.md)
+export {
+  DMTP_MAX_COMMAND_LINE,
+  DMTP_VERBS,
+  formatDmtpCommand,
+  isDmtpVerb,
+  parseDmtpCommand,
+  type DmtpCommand,
+  type DmtpDataType,
+  type DmtpReturnType,
+  type DmtpSignetKind,
+  type DmtpVerb,
+} from './dmtp/dmtp-command';
+export {
+  DMTP_BANNER_TOKEN,
+  DMTP_MAX_REPLY_LINE,
+  dmtpReplyArgument,
+  formatDmtpReply,
+  isDmtpBanner,
+  parseDmtpReply,
+  parseDmtpReplyLine,
+  type DmtpReply,
+  type DmtpReplyLine,
+} from './dmtp/dmtp-reply';
+export { DMTP_DEFAULT_MAX_MESSAGE, DmtpReplyReader, DmtpStreamReader, type DmtpStreamReaderOptions } from './dmtp/dmtp-stream-reader';
+export { DMTP_TRANSIENT_FAILURE, dmtpReplyForError } from './dmtp/dmtp-error-reply';
