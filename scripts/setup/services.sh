@@ -44,6 +44,8 @@ ensure_postgres() {
 ensure_redis() {
   if command -v redis-cli >/dev/null 2>&1 && [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; then return 0; fi
   apt_install redis-server
+  # The package may have started it already (systemd); start our own only if nothing answers.
+  if [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; then return 0; fi
   log "starting Redis on 127.0.0.1:$REDIS_PORT"
   as_root mkdir -p /var/lib/redis /var/log/redis
   as_root redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir /var/lib/redis \
