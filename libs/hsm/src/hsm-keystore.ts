@@ -127,7 +127,14 @@ export class HsmKeystore {
     const cached = this.handles.get(cacheKey);
     if (cached !== undefined && cached.generation === this.pool.generation) return cached.handle;
     const handle = this.findObject(session, label, cls);
-    if (handle === null) throw new HsmError('KEY_NOT_FOUND', `no ${cls} key labelled "${label}"`);
+    if (handle === null) {
+      // private objects are invisible after a lost login: report that (with its CKR, so the pool
+      // re-logs in and retries) rather than a missing key
+      if (cls !== 'public' && !this.pool.isLoggedIn(session)) {
+        throw new HsmError('NOT_LOGGED_IN', `session lost its login looking for "${label}"`, pkcs11.CKR_USER_NOT_LOGGED_IN);
+      }
+      throw new HsmError('KEY_NOT_FOUND', `no ${cls} key labelled "${label}"`);
+    }
     this.handles.set(cacheKey, { handle, generation: this.pool.generation });
     return handle;
   }

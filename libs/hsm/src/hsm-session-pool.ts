@@ -117,6 +117,7 @@ export class HsmSessionPool {
       .then(() => {
         this.generation++;
         this.dropAllSessions();
+        this.slot = undefined; // until the token is found again, operations fail with TOKEN_NOT_PRESENT
         if (this.options.reinitializeOnLoss) {
           // SoftHSM2 re-reads its token directory only in C_Initialize (docs/hsm.md).
           try {
@@ -139,17 +140,30 @@ export class HsmSessionPool {
     return this.withSession(
       'status',
       (session) => {
-        const token = this.p11.C_GetTokenInfo(this.slotId);
+        let token: pkcs11.TokenInfo;
+        try {
+          token = this.p11.C_GetTokenInfo(this.slotId);
+        } catch (error) {
+          // whatever the module says (SoftHSM: CKR_GENERAL_ERROR once its token directory is
+          // gone), a slot that cannot describe its token has no usable token
+          const ckr = error instanceof pkcs11.Pkcs11Error ? error.code : undefined;
+          throw new HsmError('TOKEN_NOT_PRESENT', `token "${this.options.tokenLabel}" is not present`, ckr);
+        }
         if (token.label.trimEnd() !== this.options.tokenLabel) {
           throw new HsmError('TOKEN_NOT_PRESENT', `slot no longer holds token "${this.options.tokenLabel}"`);
         }
-        const state = this.p11.C_GetSessionInfo(session).state;
-        const loggedIn = state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS;
+        const loggedIn = this.isLoggedIn(session);
         if (!loggedIn) throw new HsmError('NOT_LOGGED_IN', `token "${this.options.tokenLabel}" is not logged in`);
         return { tokenLabel: this.options.tokenLabel, serialNumber: token.serialNumber.trimEnd(), loggedIn, sessionsOpen: this.open };
       },
       false,
     );
+  }
+
+  /** Whether this session is in a logged-in (user functions) state. */
+  isLoggedIn(session: Pkcs11Handle): boolean {
+    const state = this.p11.C_GetSessionInfo(session).state;
+    return state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS;
   }
 
   /**

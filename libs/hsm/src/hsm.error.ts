@@ -25,6 +25,7 @@ export type HsmErrorCode =
   | 'MODULE_LOAD_FAILED'
   | 'CONFIG_INVALID'
   | 'CLOSED'
+  | 'TLS_PROVIDER_UNAVAILABLE'
   | 'UNKNOWN';
 
 export class HsmError extends Error {
