@@ -120,16 +120,37 @@ export function parseMessageFrame(bytes: Uint8Array): MessageFrame {
     const length = CHUNK_HEADER_LENGTH + payloadLength + KEYSLOT_LENGTH * info.actors.length;
     if (length > buf.length - pos) throw new DimeError('TRUNCATED', `chunk type ${type} at offset ${pos} runs past the end`);
 
-    const payloadStart = pos + CHUNK_HEADER_LENGTH;
-    const slotsStart = payloadStart + payloadLength;
-    const keyslots: Buffer[] = [];
-    for (let i = 0; i < info.actors.length; i++) {
-      keyslots.push(buf.subarray(slotsStart + i * KEYSLOT_LENGTH, slotsStart + (i + 1) * KEYSLOT_LENGTH));
-    }
-    chunks.push({ type, offset: pos, length, payload: buf.subarray(payloadStart, slotsStart), keyslots });
+    chunks.push(new ChunkView(buf, type, pos, length, payloadLength, info.actors.length));
     pos += length;
   }
   return { chunks };
+}
+
+/** A framed chunk; keyslot views are made on first use (most callers need one slot, or none). */
+class ChunkView implements MessageChunkFrame {
+  readonly payload: Buffer;
+  private slots: Buffer[] | undefined;
+
+  constructor(
+    private readonly bytes: Buffer,
+    readonly type: number,
+    readonly offset: number,
+    readonly length: number,
+    payloadLength: number,
+    private readonly slotCount: number,
+  ) {
+    this.payload = bytes.subarray(offset + CHUNK_HEADER_LENGTH, offset + CHUNK_HEADER_LENGTH + payloadLength);
+  }
+
+  get keyslots(): Buffer[] {
+    if (!this.slots) {
+      const start = this.offset + CHUNK_HEADER_LENGTH + this.payload.length;
+      this.slots = Array.from({ length: this.slotCount }, (_, i) =>
+        this.bytes.subarray(start + i * KEYSLOT_LENGTH, start + (i + 1) * KEYSLOT_LENGTH),
+      );
+    }
+    return this.slots;
+  }
 }
 
 function checkPayloadLength(type: number, kind: ChunkPayloadKind, length: number): void {

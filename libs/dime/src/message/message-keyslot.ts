@@ -37,12 +37,13 @@ export function decryptPayload(chunkKey: ChunkKey, ciphertext: Uint8Array): Buff
 }
 
 /** Writes the plaintext keyslot `R ‖ (IV xor R) ‖ K` at offset. */
-export function writeKeyslotPlaintext(out: Buffer, offset: number, chunkKey: ChunkKey, r: Uint8Array): void {
+export function writeKeyslotPlaintext(out: Uint8Array, offset: number, chunkKey: ChunkKey, r: Uint8Array, rOffset = 0): void {
   for (let i = 0; i < 16; i++) {
-    out[offset + i] = r[i] as number;
-    out[offset + 16 + i] = (chunkKey.iv[i] as number) ^ (r[i] as number);
+    const ri = r[rOffset + i] as number;
+    out[offset + i] = ri;
+    out[offset + 16 + i] = (chunkKey.iv[i] as number) ^ ri;
   }
-  chunkKey.key.copy(out, offset + 32, 0, CHUNK_KEY_LENGTH);
+  for (let i = 0; i < CHUNK_KEY_LENGTH; i++) out[offset + 32 + i] = chunkKey.key[i] as number;
 }
 
 /** K and IV from a decrypted keyslot: IV = slot[16..31] xor slot[0..15], K = slot[32..63]. */
@@ -53,28 +54,41 @@ export function readKeyslotPlaintext(plain: Buffer, offset: number): ChunkKey {
 }
 
 /**
- * AES-256-CBC-encrypts n independent 64-byte keyslots under one KEK (each chain restarts at KEK.iv).
- * Done block-column-wise through one ECB cipher: 4 cipher calls for all slots instead of n ciphers.
+ * AES-256-CBC-encrypts independent 64-byte keyslots under one KEK (each chain restarts at KEK.iv)
+ * and writes slot i at out[targets[i]]. Done block-column-wise through one ECB cipher: 4 cipher
+ * calls for all slots instead of one cipher object per slot; bytes move in plain loops, since
+ * dozens of 16-byte Buffer.copy calls cost more than the AES itself.
  */
-export function encryptKeyslots(kek: Kek, plain: Buffer): Buffer {
-  const n = plain.length / KEYSLOT_LENGTH;
-  const out = Buffer.allocUnsafe(plain.length);
-  if (n === 0) return out;
+export function encryptKeyslotsInto(kek: Kek, plain: Uint8Array, out: Uint8Array, targets: readonly number[]): void {
+  const n = targets.length;
+  if (n === 0) return;
   const ecb = createCipheriv('aes-256-ecb', kek.key, null);
   ecb.setAutoPadding(false);
   const column = Buffer.allocUnsafe(n * 16);
+  let chain: Uint8Array | null = null; // the previous column's ciphertext; KEK.iv for the first
   for (let b = 0; b < 4; b++) {
     for (let s = 0; s < n; s++) {
       const src = s * KEYSLOT_LENGTH + b * 16;
-      for (let i = 0; i < 16; i++) {
-        const chain = b === 0 ? (kek.iv[i] as number) : (out[src - 16 + i] as number);
-        column[s * 16 + i] = (plain[src + i] as number) ^ chain;
-      }
+      const col = s * 16;
+      if (chain === null) for (let i = 0; i < 16; i++) column[col + i] = (plain[src + i] as number) ^ (kek.iv[i] as number);
+      else for (let i = 0; i < 16; i++) column[col + i] = (plain[src + i] as number) ^ (chain[col + i] as number);
     }
     const enc = ecb.update(column);
-    for (let s = 0; s < n; s++) enc.copy(out, s * KEYSLOT_LENGTH + b * 16, s * 16, s * 16 + 16);
+    for (let s = 0; s < n; s++) {
+      const dst = (targets[s] as number) + b * 16;
+      const col = s * 16;
+      for (let i = 0; i < 16; i++) out[dst + i] = enc[col + i] as number;
+    }
+    chain = enc;
   }
   ecb.final();
+}
+
+/** encryptKeyslotsInto over consecutive slots: returns the n encrypted slots. */
+export function encryptKeyslots(kek: Kek, plain: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(plain.length);
+  const targets = Array.from({ length: plain.length / KEYSLOT_LENGTH }, (_, i) => i * KEYSLOT_LENGTH);
+  encryptKeyslotsInto(kek, plain, out, targets);
   return out;
 }
 

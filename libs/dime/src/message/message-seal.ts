@@ -18,7 +18,7 @@ import {
   writeChunkHeader,
   writeMessageHeader,
 } from './message-chunk';
-import { CHUNK_IV_LENGTH, CHUNK_KEY_LENGTH, encryptKeyslots, encryptPayload, writeKeyslotPlaintext } from './message-keyslot';
+import { CHUNK_IV_LENGTH, CHUNK_KEY_LENGTH, encryptKeyslotsInto, encryptPayload, writeKeyslotPlaintext } from './message-keyslot';
 import type { ChunkKey } from './message-keyslot';
 import { buildStandardPayload, paddingLength } from './message-payload';
 import { formatDestinationEnvelope, formatOriginEnvelope } from './message-envelope';
@@ -40,16 +40,6 @@ export async function sealMessage(input: SealInput): Promise<Buffer> {
   checkSealInput(input);
   const random = input.random ?? randomBytes;
   const signer = input.author.signer;
-
-  // One ephemeral secp256k1 key per message; KEK per actor = libdime KDF over ECDH with its signet key.
-  const { privateKey: ephemeralPrivate, publicKey: ephemeralPublic } = ephemeralKey(random);
-  const keks: Record<DimeActor, Kek> = {
-    author: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.author.encryptionKey)),
-    origin: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.origin.encryptionKey)),
-    destination: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.destination.encryptionKey)),
-    recipient: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.recipient.encryptionKey)),
-  };
-  ephemeralPrivate.fill(0);
 
   const contents: [number, Uint8Array][] = [
     [
@@ -83,9 +73,27 @@ export async function sealMessage(input: SealInput): Promise<Buffer> {
     ChunkType.originFullSig,
   ];
 
-  // Plan: payload sizes (padding drawn now), chunk keys, offsets.
+  // All randomness in one draw: ephemeral scalar, per-chunk K ‖ IV, one pad byte per standard chunk,
+  // 16-byte R per keyslot.
   const encryptedCount = contents.length + signatureTypes.length;
-  const keyMaterial = takeRandom(random, encryptedCount * (CHUNK_KEY_LENGTH + CHUNK_IV_LENGTH) + contents.length);
+  const slotCount = [...contents.map(([type]) => type), ...signatureTypes].reduce((n, t) => n + chunkTypeInfo(t).actors.length, 0);
+  const keyMaterialLength = encryptedCount * (CHUNK_KEY_LENGTH + CHUNK_IV_LENGTH) + contents.length;
+  const randomness = takeRandom(random, 32 + keyMaterialLength + slotCount * 16);
+  const keyMaterial = randomness.subarray(32, 32 + keyMaterialLength);
+  const slotRandom = randomness.subarray(32 + keyMaterialLength);
+
+  // One ephemeral secp256k1 key per message; KEK per actor = libdime KDF over ECDH with its signet key.
+  const { privateKey: ephemeralPrivate, publicKey: ephemeralPublic } = ephemeralKey(randomness.subarray(0, 32), random);
+  const keks: Record<DimeActor, Kek> = {
+    author: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.author.encryptionKey)),
+    origin: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.origin.encryptionKey)),
+    destination: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.destination.encryptionKey)),
+    recipient: kekFromSharedSecret(secp256k1Ecdh(ephemeralPrivate, input.recipient.encryptionKey)),
+  };
+  ephemeralPrivate.fill(0);
+  randomness.fill(0, 0, 32);
+
+  // Plan: payload sizes (padding drawn now), chunk keys, offsets.
   let km = 0;
   const nextChunkKey = (): ChunkKey => {
     const key = keyMaterial.subarray(km, km + CHUNK_KEY_LENGTH);
@@ -124,7 +132,7 @@ export async function sealMessage(input: SealInput): Promise<Buffer> {
   ephemeralPublic.copy(out, ephemeralSpan.offset + CHUNK_HEADER_LENGTH);
 
   const all = [...standard, treeSig, fullSig, ...originSigs];
-  writeKeyslots(out, all, keks, random);
+  writeKeyslots(out, all, keks, slotRandom);
   standard.forEach((c, i) => {
     const plain = c.plain!;
     plain.set(checkSignature(chunkSigs[i]), 0);
@@ -149,34 +157,34 @@ function writeChunk(out: Buffer, chunk: PlannedChunk, plain: Uint8Array): void {
 }
 
 /** Every actor's keyslots of every chunk: plaintext `R ‖ IV^R ‖ K`, encrypted in one batch per actor. */
-function writeKeyslots(out: Buffer, chunks: readonly PlannedChunk[], keks: Record<DimeActor, Kek>, random: (n: number) => Buffer): void {
-  const slotCount = chunks.reduce((n, c) => n + chunkTypeInfo(c.type).actors.length, 0);
-  const rs = takeRandom(random, slotCount * 16);
+function writeKeyslots(out: Buffer, chunks: readonly PlannedChunk[], keks: Record<DimeActor, Kek>, rs: Buffer): void {
+  const plain = Buffer.allocUnsafe(chunks.length * KEYSLOT_LENGTH);
   let r = 0;
   for (const actor of DIME_ACTORS) {
     const targets: number[] = [];
-    const plain = Buffer.allocUnsafe(slotCount * KEYSLOT_LENGTH);
     for (const c of chunks) {
       const index = chunkTypeInfo(c.type).actors.indexOf(actor);
       if (index < 0) continue;
-      writeKeyslotPlaintext(plain, targets.length * KEYSLOT_LENGTH, c.chunkKey, rs.subarray(r, r + 16));
+      writeKeyslotPlaintext(plain, targets.length * KEYSLOT_LENGTH, c.chunkKey, rs, r);
       r += 16;
       targets.push(c.offset + CHUNK_HEADER_LENGTH + c.payloadLength + index * KEYSLOT_LENGTH);
     }
-    const encrypted = encryptKeyslots(keks[actor], plain.subarray(0, targets.length * KEYSLOT_LENGTH));
-    targets.forEach((target, i) => encrypted.copy(out, target, i * KEYSLOT_LENGTH, (i + 1) * KEYSLOT_LENGTH));
-    plain.fill(0);
+    encryptKeyslotsInto(keks[actor], plain, out, targets);
   }
+  plain.fill(0);
 }
 
-function ephemeralKey(random: (n: number) => Buffer): { privateKey: Buffer; publicKey: Buffer } {
+/** The ephemeral key from the first 32 random bytes; if not a valid scalar (p ~ 2^-128), draw again. */
+function ephemeralKey(first: Buffer, random: (n: number) => Buffer): { privateKey: Buffer; publicKey: Buffer } {
+  let candidate = first;
   for (let attempt = 0; attempt < 64; attempt++) {
-    const privateKey = Buffer.from(takeRandom(random, 32));
+    const privateKey = Buffer.from(candidate);
     try {
       return { privateKey, publicKey: secp256k1PublicFromPrivate(privateKey) };
     } catch (err) {
       if (!(err instanceof DimeError)) throw err;
     }
+    candidate = takeRandom(random, 32);
   }
   throw new RangeError('"random" keeps returning invalid secp256k1 scalars');
 }
