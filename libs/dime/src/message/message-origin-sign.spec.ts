@@ -32,6 +32,10 @@ describe('signOrigin', () => {
     expect(signed.equals(vectorMessage2())).toBe(true);
   });
 
+  it('is idempotent: signing message-2 again yields message-2', async () => {
+    expect((await signOrigin(vectorMessage2(), originOptions())).equals(vectorMessage2())).toBe(true);
+  });
+
   it('does not modify its input', async () => {
     const input = vectorMessage1();
     const copy = Buffer.from(input);

@@ -57,6 +57,8 @@ export async function signOrigin(message: Uint8Array, origin: OriginSignOptions)
     }
   }
 
+  // Declined bounce signatures are deleted (DIGEST §6.5). libdime itself only ever deletes 248: its
+  // 249 branch is dead code that leaves 64 zero bytes, which a strict verifier would reject.
   const drop = new Set<number>();
   if (origin.metaBounce === false) drop.add(ChunkType.originMetaBounceSig);
   if (origin.displayBounce === false) drop.add(ChunkType.originDisplayBounceSig);
