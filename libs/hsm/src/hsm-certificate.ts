@@ -1,7 +1,8 @@
 // X.509 for the HSM-held TLS keys: a self-signed certificate for local use and a CSR for a real
 // CA. The TBS structures are built here (@peculiar/asn1-*) and signed inside the HSM
 // (ECDSA P-256/SHA-256 or RSA PKCS#1 v1.5/SHA-256), so the private key never leaves the token.
-import { randomBytes, createHash } from 'node:crypto';
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill loaded first
+import { createHash, randomBytes } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Attribute, Certificate, Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } from '@peculiar/asn1-x509';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
