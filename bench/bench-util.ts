@@ -27,6 +27,35 @@ export async function timeLoop(fn: () => unknown, options: { minSeconds?: number
   return { iterations, seconds: elapsed, perSecond: iterations / elapsed, meanUs: (elapsed / iterations) * 1e6 };
 }
 
+/**
+ * Times two functions in alternating rounds (a, b, a, b, ...) so that load from elsewhere on the
+ * machine hits both alike: the ratio of their means is what a same-run comparison should report.
+ */
+export async function timeInterleaved(
+  a: () => unknown,
+  b: () => unknown,
+  options: { rounds?: number; perRound: number; warmup?: number },
+): Promise<[Timing, Timing]> {
+  const rounds = options.rounds ?? 10;
+  for (let i = 0; i < (options.warmup ?? 3); i++) {
+    await a();
+    await b();
+  }
+  const totals = [0, 0];
+  const fns = [a, b];
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < 2; k++) {
+      const fn = fns[k]!;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < options.perRound; i++) await fn();
+      totals[k]! += Number(process.hrtime.bigint() - start) / 1e9;
+    }
+  }
+  const n = rounds * options.perRound;
+  const timing = (seconds: number): Timing => ({ iterations: n, seconds, perSecond: n / seconds, meanUs: (seconds / n) * 1e6 });
+  return [timing(totals[0]!), timing(totals[1]!)];
+}
+
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
   const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));

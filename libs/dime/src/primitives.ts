@@ -102,12 +102,13 @@ const ecdhXOnly: secp.ecdhOptions = { hashfn: (x: Uint8Array) => x };
 export function secp256k1Ecdh(privateKey: Uint8Array, publicKey: Uint8Array): Buffer {
   assertBytes(privateKey, 'privateKey');
   assertBytes(publicKey, 'publicKey');
-  if (!secp256k1IsValidPublic(publicKey)) throw new DimeError('BAD_KEY', 'not a valid compressed secp256k1 public key');
+  if (publicKey.length !== SECP256K1_PUBLIC_LENGTH) throw new DimeError('BAD_KEY', 'not a valid compressed secp256k1 public key');
   const out = Buffer.alloc(32);
   try {
+    // libsecp256k1 parses (and so validates) the point itself: no separate publicKeyVerify pass.
     secp.ecdh(publicKey, privateKey, ecdhXOnly, out);
   } catch {
-    throw new DimeError('BAD_KEY', 'secp256k1 ECDH failed (invalid private key)');
+    throw new DimeError('BAD_KEY', 'secp256k1 ECDH failed (invalid public point or private key)');
   }
   return out;
 }
