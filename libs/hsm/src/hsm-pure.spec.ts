@@ -1,0 +1,131 @@
+// Pure parts of libs/hsm (no token): error translation by CKR code, ECDSA encodings, key labels,
+// the pkcs11-provider PEM and OpenSSL config.
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import * as pkcs11 from 'pkcs11js';
+import fc from 'fast-check';
+import { HsmError, isSessionLost, toHsmError } from './hsm.error';
+import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature';
+import { ALL_HSM_KEY_ROLES, HSM_KEY_ROLES, keyLabel, parseKeyLabel } from './hsm-key-roles';
+import { hsmTlsKeyPem, hsmTlsOptions, opensslProviderConfig, pkcs11KeyUri, providerUriPem } from './hsm-tls';
+
+describe('toHsmError', () => {
+  const p11 = (ckr: number): Error => new pkcs11.Pkcs11Error(`X:${ckr}`, ckr, 'C_Test');
+
+  it.each([
+    [pkcs11.CKR_PIN_INCORRECT, 'PIN_INCORRECT'],
+    [pkcs11.CKR_PIN_LOCKED, 'PIN_LOCKED'],
+    [pkcs11.CKR_TOKEN_NOT_PRESENT, 'TOKEN_NOT_PRESENT'],
+    [pkcs11.CKR_DEVICE_REMOVED, 'TOKEN_NOT_PRESENT'],
+    [pkcs11.CKR_SESSION_HANDLE_INVALID, 'SESSION_LOST'],
+    [pkcs11.CKR_SESSION_CLOSED, 'SESSION_LOST'],
+    [pkcs11.CKR_USER_NOT_LOGGED_IN, 'NOT_LOGGED_IN'],
+    [pkcs11.CKR_MECHANISM_INVALID, 'MECHANISM_UNSUPPORTED'],
+    [pkcs11.CKR_ATTRIBUTE_SENSITIVE, 'ATTRIBUTE_SENSITIVE'],
+    [pkcs11.CKR_DEVICE_ERROR, 'DEVICE_ERROR'],
+    [0x7fff_0001, 'UNKNOWN'],
+  ])('maps CKR 0x%s to %s by code', (ckr, code) => {
+    const error = toHsmError(p11(ckr), 'op');
+    expect(error).toBeInstanceOf(HsmError);
+    expect(error).toMatchObject({ code, ckr });
+  });
+
+  it('ignores the message text: a misleading message does not change the code', () => {
+    const error = new pkcs11.Pkcs11Error('CKR_PIN_INCORRECT:160', pkcs11.CKR_DEVICE_ERROR, 'C_Login');
+    Object.defineProperty(error, 'code', { value: pkcs11.CKR_DEVICE_ERROR });
+    expect(toHsmError(error, 'login')).toMatchObject({ code: 'DEVICE_ERROR' });
+  });
+
+  it('passes programmer errors through and treats lost sessions as retryable', () => {
+    const typeError = new TypeError('x');
+    expect(toHsmError(typeError, 'op')).toBe(typeError);
+    expect(isSessionLost(toHsmError(p11(pkcs11.CKR_SESSION_HANDLE_INVALID), 'op'))).toBe(true);
+    expect(isSessionLost(toHsmError(p11(pkcs11.CKR_PIN_INCORRECT), 'op'))).toBe(false);
+  });
+});
+
+describe('ECDSA signature encodings', () => {
+  it('round-trips node signatures between DER and raw r||s for P-256 and P-384', () => {
+    for (const [curve, size] of [['prime256v1', 32], ['secp384r1', 48]] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+      for (let i = 0; i < 50; i++) {
+        const der = sign('sha256', Buffer.from([i]), privateKey);
+        const raw = ecdsaDerToRaw(der, size);
+        expect(raw).toHaveLength(2 * size);
+        expect(verify('sha256', Buffer.from([i]), { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
+        expect(ecdsaRawToDer(raw, size)).toEqual(der);
+      }
+    }
+  });
+
+  it('keeps raw -> DER -> raw the identity for any 64 bytes with non-zero r and s', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), (bytes) => {
+        fc.pre(bytes.subarray(0, 32).some((b) => b !== 0) && bytes.subarray(32).some((b) => b !== 0));
+        expect(ecdsaDerToRaw(ecdsaRawToDer(bytes, 32), 32)).toEqual(Buffer.from(bytes));
+      }),
+    );
+  });
+
+  it('rejects malformed DER with HsmError INVALID_INPUT, never a crash', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        try {
+          ecdsaDerToRaw(bytes, 32);
+        } catch (error) {
+          expect(error).toMatchObject({ name: 'HsmError', code: 'INVALID_INPUT' });
+        }
+      }),
+    );
+  });
+});
+
+describe('key roles', () => {
+  it('labels every role <base>.v<N> and parses them back', () => {
+    for (const role of ALL_HSM_KEY_ROLES) {
+      expect(parseKeyLabel(keyLabel(role, 3))).toEqual({ role, version: 3 });
+    }
+    expect(parseKeyLabel('something-else.v1')).toBeUndefined();
+    expect(() => keyLabel('org-primary', 0)).toThrow(RangeError);
+  });
+
+  it('declares the algorithms of ARCHITECTURE.md §3', () => {
+    expect(HSM_KEY_ROLES['org-primary'].algorithm).toEqual({ type: 'ed25519' });
+    expect(HSM_KEY_ROLES['org-encryption'].algorithm).toEqual({ type: 'ec', curve: 'secp256k1' });
+    expect(HSM_KEY_ROLES.escrow.algorithm).toEqual({ type: 'ec', curve: 'P-384' });
+    expect(HSM_KEY_ROLES['user-kek'].algorithm).toEqual({ type: 'aes', bits: 256 });
+    expect(HSM_KEY_ROLES['tls-rsa'].algorithm).toEqual({ type: 'rsa', bits: 2048 });
+  });
+});
+
+describe('TLS provider helpers', () => {
+  it('encodes the key reference as the pkcs11-provider PEM (SEQUENCE{VisibleString, UTF8String})', () => {
+    const pem = providerUriPem('pkcs11:token=t;object=k;type=private');
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\n/g, ''), 'base64');
+    expect(pem.startsWith('-----BEGIN PKCS#11 PROVIDER URI-----\n')).toBe(true);
+    expect(der[0]).toBe(0x30);
+    expect(der.subarray(2, 4)).toEqual(Buffer.from([0x1a, 25]));
+    expect(der.subarray(4, 29).toString()).toBe('PKCS#11 Provider URI v1.0');
+    expect(der[29]).toBe(0x0c);
+    expect(der.subarray(31).toString()).toBe('pkcs11:token=t;object=k;type=private');
+  });
+
+  it('percent-encodes labels in the RFC 7512 URI', () => {
+    expect(pkcs11KeyUri('my token', 'a;b/c')).toBe('pkcs11:token=my%20token;object=a%3Bb%2Fc;type=private');
+    expect(hsmTlsKeyPem('gw', 'dime-tls-ecdsa.v1')).toContain('PKCS#11 PROVIDER URI');
+  });
+
+  it('allows TLS 1.2+ and forward-secret suites only', () => {
+    const options = hsmTlsOptions({ key: 'k', cert: 'c' });
+    expect(options.minVersion).toBe('TLSv1.2');
+    const suites = String(options.ciphers).split(':');
+    expect(suites.every((s) => s.startsWith('TLS_') || s.startsWith('ECDHE-'))).toBe(true);
+  });
+
+  it('writes a provider config that node (nodejs_conf) and OpenSSL tools (openssl_conf) both read', () => {
+    const text = opensslProviderConfig({ providerPath: '/p.so', modulePath: '/m.so', pinFile: '/pin' });
+    expect(text).toMatch(/^nodejs_conf = hsm_openssl_init$/m);
+    expect(text).toMatch(/^openssl_conf = hsm_openssl_init$/m);
+    expect(text).toContain('pkcs11-module-token-pin = file:/pin');
+    expect(() => opensslProviderConfig({ providerPath: '/p.so\n[x]', modulePath: '/m', pinFile: '/p' })).toThrow(RangeError);
+  });
+});
