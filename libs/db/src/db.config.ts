@@ -1,0 +1,63 @@
+// PostgreSQL connection settings, read from the environment once (STYLE.md 4) and frozen.
+import { inspect } from 'node:util';
+
+/** The database password: never printed by logs, JSON or util.inspect. */
+export class DbPassword {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[REDACTED]';
+  }
+  toJSON(): string {
+    return '[REDACTED]';
+  }
+  [inspect.custom](): string {
+    return '[REDACTED]';
+  }
+}
+
+export interface DbConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: DbPassword;
+  /** Connections in this process's pool (DB_POOL_SIZE, default 10). */
+  readonly poolSize: number;
+}
+
+export type DbEnv = Readonly<Record<string, string | undefined>>;
+
+/** From DATABASE_URL (postgres://user:pass@host:port/db) or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD. */
+export function dbConfigFromEnv(env: DbEnv): DbConfig {
+  const problems: string[] = [];
+  let host = env['DB_HOST'] || '127.0.0.1';
+  let port = Number(env['DB_PORT'] || 5432);
+  let database = env['DB_NAME'] || 'dime_gateway';
+  let user = env['DB_USER'] || 'dime';
+  let password = env['DB_PASSWORD'] ?? 'dime';
+  const url = env['DATABASE_URL'];
+  if (url) {
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') problems.push('DATABASE_URL must be a postgres:// URL');
+      host = u.hostname || host;
+      port = u.port ? Number(u.port) : 5432;
+      database = decodeURIComponent(u.pathname.replace(/^\//, '')) || database;
+      user = decodeURIComponent(u.username) || user;
+      password = decodeURIComponent(u.password);
+    } catch {
+      problems.push('DATABASE_URL is not a valid URL');
+    }
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push('DB_PORT must be a port number');
+  const poolSize = Number(env['DB_POOL_SIZE'] || 10);
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 200) problems.push('DB_POOL_SIZE must be 1..200');
+  if (problems.length > 0) throw new Error(`invalid database configuration: ${problems.join('; ')}`);
+  return Object.freeze({ host, port, database, user, password: new DbPassword(password), poolSize });
+}

@@ -1,0 +1,16 @@
+// libs/db public API: the one schema (entities, migrations) behind thin repositories. TypeORM
+// entity classes do not leave this lib; callers use the plain record types below.
+export { dbConfigFromEnv, DbPassword, type DbConfig, type DbEnv } from './db.config';
+export { createDataSource, openDatabase } from './data-source';
+export type { DataSource } from 'typeorm';
+export type { MessageDirection, MessageState } from './entities/message.entity';
+export type { RecipientRoute, RecipientStatus } from './entities/recipient.entity';
+export type { TlsPolicy } from './entities/domain-policy.entity';
+export {
+  QueueRepository,
+  type AcceptedMessage,
+  type AcceptedRecipient,
+  type QueuedMessage,
+  type QueuedRecipient,
+} from './queue.repository';
+export { DomainPolicyRepository, SpoolKeyRepository, type StoredSpoolKey } from './policy.repository';

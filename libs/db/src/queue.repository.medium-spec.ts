@@ -1,0 +1,124 @@
+// The durable queue against a real PostgreSQL: migrations up and down, acceptance in one
+// transaction, recipient state transitions, and completion.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createDataSource, openDatabase, QueueRepository, type AcceptedMessage, type DataSource } from '@lib/db';
+import { createTestDatabase, type TestDatabase } from '../../../test/database';
+
+let db: TestDatabase;
+let ds: DataSource;
+let queue: QueueRepository;
+let spoolKeyId: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  ds = await openDatabase(db.config);
+  queue = new QueueRepository(ds);
+  const rows: { id: number }[] = await ds.query(`INSERT INTO spool_keys (wrapped_key, kek_label) VALUES ($1, 'kek') RETURNING id`, [randomBytes(40)]);
+  spoolKeyId = rows[0]!.id;
+});
+
+afterAll(async () => {
+  await ds?.destroy();
+  await db?.drop();
+});
+
+function message(overrides: Partial<AcceptedMessage> = {}): AcceptedMessage {
+  const now = new Date();
+  return {
+    id: randomUUID(),
+    queueId: randomBytes(6).toString('hex').toUpperCase(),
+    direction: 'outbound',
+    mailFrom: 'alice@example.test',
+    size: 1234,
+    sha256: randomBytes(32),
+    spoolKeyId,
+    headerMessageId: '<m@example.test>',
+    clientAddress: '127.0.0.1',
+    clientHelo: 'legacy.example.test',
+    authUser: null,
+    receivedAt: now,
+    expiresAt: new Date(now.getTime() + 5 * 86400_000),
+    ...overrides,
+  };
+}
+
+describe('QueueRepository', () => {
+  it('stores a message with its recipients pending, and finishes it once every recipient is final', async () => {
+    const m = message();
+    const [a, b] = [randomUUID(), randomUUID()];
+    await queue.insertAccepted(m, [
+      { id: a, address: 'bob@remote.test', domain: 'remote.test' },
+      { id: b, address: 'carol@other.test', domain: 'other.test' },
+    ]);
+    expect((await queue.findMessage(m.id))?.state).toBe('queued');
+    expect((await queue.findRecipientsOfMessage(m.id)).map((r) => r.status)).toEqual(['pending', 'pending']);
+
+    await queue.routeRecipients([
+      { id: a, route: 'remote' },
+      { id: b, route: 'remote' },
+    ]);
+    await queue.markDelivered([a], '250 2.0.0 ok', new Date());
+    expect(await queue.finishMessageIfComplete(m.id)).toBe(false);
+    await queue.markDeferred([b], '451 4.3.0 try later', new Date(Date.now() + 60_000));
+    const deferred = (await queue.findRecipientsOfMessage(m.id)).find((r) => r.id === b)!;
+    expect(deferred).toMatchObject({ status: 'deferred', attempts: 1, lastReply: '451 4.3.0 try later' });
+    await queue.markBounced([b], '550 5.1.1 no such user', new Date());
+    expect(await queue.finishMessageIfComplete(m.id)).toBe(true);
+    expect((await queue.findMessage(m.id))?.state).toBe('done');
+  });
+
+  it('never moves a final recipient back (delivered stays delivered)', async () => {
+    const m = message();
+    const id = randomUUID();
+    await queue.insertAccepted(m, [{ id, address: 'x@remote.test', domain: 'remote.test' }]);
+    await queue.markDelivered([id], '250 ok', new Date());
+    await queue.markDeferred([id], '451 later', new Date());
+    await queue.markBounced([id], '550 no', new Date());
+    expect((await queue.findRecipientsOfMessage(m.id))[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('rolls back the message when a recipient row cannot be written', async () => {
+    const m = message();
+    const id = randomUUID();
+    await expect(
+      queue.insertAccepted(m, [
+        { id, address: 'a@x.test', domain: 'x.test' },
+        { id, address: 'b@x.test', domain: 'x.test' },
+      ]),
+    ).rejects.toThrow();
+    expect(await queue.findMessage(m.id)).toBeNull();
+  });
+
+  it('finds due recipients for recovery, oldest first, and counts the queue', async () => {
+    const m = message();
+    const due = randomUUID();
+    const later = randomUUID();
+    await queue.insertAccepted(m, [
+      { id: due, address: 'd@due.test', domain: 'due.test' },
+      { id: later, address: 'l@later.test', domain: 'later.test' },
+    ]);
+    await queue.markDeferred([later], '421 busy', new Date(Date.now() + 3600_000));
+    const found = await queue.findDueRecipients(new Date(), 1000);
+    expect(found.map((r) => r.id)).toContain(due);
+    expect(found.map((r) => r.id)).not.toContain(later);
+    const counts = await queue.countOpenByStatus();
+    expect(counts.deferred).toBeGreaterThanOrEqual(1);
+  });
+
+  it('migrates down and up again', async () => {
+    const fresh = await createTestDatabase();
+    const ds2 = createDataSource(fresh.config);
+    try {
+      await ds2.initialize();
+      await ds2.runMigrations();
+      await ds2.undoLastMigration();
+      const tables: { n: string }[] = await ds2.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'messages'`);
+      expect(Number(tables[0]!.n)).toBe(0);
+      await ds2.runMigrations();
+      await expect(ds2.query('SELECT 1 FROM recipients LIMIT 1')).resolves.toEqual([]);
+    } finally {
+      await ds2.destroy();
+      await fresh.drop();
+    }
+  });
+});

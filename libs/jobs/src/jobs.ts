@@ -1,0 +1,42 @@
+// Queue names and typed job payloads (STYLE.md 8): payloads carry ids only (never message bodies
+// or keys: Redis holds no secrets), and each job's id is its natural key so that a re-enqueue
+// (recovery sweep, retry after a crash) is harmless.
+
+export const QUEUES = {
+  /** Runs the pipeline (policy, classification, transformation, journal hook) on an accepted message. */
+  process: 'gateway-process',
+  /** Delivers one message's recipients for one next hop (domain) and route. */
+  delivery: 'gateway-delivery',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface ProcessJob {
+  readonly name: 'process';
+  readonly data: { readonly messageId: string };
+}
+
+export interface DeliverJob {
+  readonly name: 'deliver';
+  readonly data: {
+    readonly messageId: string;
+    /** Lower-cased recipient domain: all open recipients of the message in this domain go together. */
+    readonly domain: string;
+    readonly route: 'legacy' | 'remote';
+    /** Which attempt this job is (1-based); part of the job id so a retry is a new job. */
+    readonly attempt: number;
+  };
+}
+
+export type JobItem = ProcessJob | DeliverJob;
+export type JobOf<N extends JobItem['name']> = Extract<JobItem, { name: N }>;
+
+/** The natural key of a job: enqueueing the same work twice yields one job. */
+export function jobIdOf(job: JobItem): string {
+  switch (job.name) {
+    case 'process':
+      return `process:${job.data.messageId}`;
+    case 'deliver':
+      return `deliver:${job.data.messageId}:${job.data.route}:${job.data.domain}:${job.data.attempt}`;
+  }
+}

@@ -1,0 +1,37 @@
+// Test harness: a fresh PostgreSQL database per test file (real server, real migrations), dropped
+// afterwards. Connects as the project role created by scripts/setup/services.sh.
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { dbConfigFromEnv, type DbConfig } from '@lib/db';
+
+function adminConfig(): DbConfig {
+  return dbConfigFromEnv({ ...process.env, DB_NAME: process.env['DB_NAME'] ?? 'dime_gateway_test' });
+}
+
+async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const cfg = adminConfig();
+  const client = new Client({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password.reveal(), database: cfg.database });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  readonly config: DbConfig;
+  readonly name: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(prefix = 'dime_t'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  const config = dbConfigFromEnv({ ...process.env, DATABASE_URL: undefined, DB_NAME: name });
+  return {
+    config,
+    name,
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+  };
+}
