@@ -13,7 +13,7 @@ echo '== build, type-check, lint, import rules'
 npm run --silent build
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
-npx depcruise apps libs bench test --config .dependency-cruiser.js
+npx depcruise apps libs bench test appliance --config .dependency-cruiser.js
 
 echo '== tests: unit, medium, e2e'
 npx jest --ci --selectProjects unit

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import { DEFAULT_HSM_MODULE, DEFAULT_OPENSSL_PKCS11_PROVIDER, RedactedSecret, type HsmConfig } from '../../libs/hsm/src/hsm.config';
+import { DEFAULT_HSM_MODULE, DEFAULT_OPENSSL_PKCS11_PROVIDER, RedactedSecret, type HsmConfig } from '@lib/hsm';
 
 export interface TestToken {
   readonly dir: string;

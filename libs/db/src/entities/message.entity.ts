@@ -1,7 +1,6 @@
 // One accepted message: envelope, where its encrypted spool copy lives, and its lifetime in the
 // queue. Recipients carry the per-recipient delivery state.
-import { Column, Entity, Index, OneToMany, PrimaryColumn } from 'typeorm';
-import { RecipientEntity } from './recipient.entity';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type MessageDirection = 'outbound' | 'inbound';
 export type MessageState = 'queued' | 'done';
@@ -56,7 +55,4 @@ export class MessageEntity {
 
   @Column({ type: 'text', default: 'queued' })
   state!: MessageState;
-
-  @OneToMany(() => RecipientEntity, (r) => r.message)
-  recipients!: RecipientEntity[];
 }

@@ -16,7 +16,7 @@ export class RecipientEntity {
   @Column({ name: 'message_id', type: 'uuid' })
   messageId!: string;
 
-  @ManyToOne(() => MessageEntity, (m) => m.recipients, { onDelete: 'CASCADE' })
+  @ManyToOne(() => MessageEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'message_id' })
   message!: MessageEntity;
 

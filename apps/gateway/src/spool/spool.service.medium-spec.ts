@@ -1,0 +1,48 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SpoolKeyring } from './spool-keyring';
+import { SpoolError, SpoolService } from './spool.service';
+
+describe('SpoolService', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+  const keyring = SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1);
+  const spool = new SpoolService(dir, keyring);
+
+  it('round-trips a message and never stores it in the clear', async () => {
+    const id = randomUUID();
+    const msg = Buffer.from('Subject: secret subject 42\r\n\r\nsecret body\r\n');
+    const { keyId, sha256 } = await spool.write(id, msg);
+    expect(keyId).toBe(1);
+    expect(sha256).toHaveLength(32);
+    const onDisk = readFileSync(join(dir, id.slice(0, 2), `${id}.msg`));
+    expect(onDisk.includes(Buffer.from('secret'))).toBe(false);
+    expect((await spool.read(id)).equals(msg)).toBe(true);
+  });
+
+  it('refuses a tampered spool file', async () => {
+    const id = randomUUID();
+    await spool.write(id, Buffer.from('hello'));
+    const file = join(dir, id.slice(0, 2), `${id}.msg`);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1]! ^= 1;
+    writeFileSync(file, bytes);
+    await expect(spool.read(id)).rejects.toMatchObject({ code: 'CORRUPT' });
+  });
+
+  it('refuses a spool file moved to another message id', async () => {
+    const a = randomUUID();
+    const b = `${a.slice(0, 2)}${randomUUID().slice(2)}`;
+    await spool.write(a, Buffer.from('hello'));
+    writeFileSync(join(dir, b.slice(0, 2), `${b}.msg`), readFileSync(join(dir, a.slice(0, 2), `${a}.msg`)));
+    await expect(spool.read(b)).rejects.toBeInstanceOf(SpoolError);
+  });
+
+  it('reports a missing file as NOT_FOUND and removes idempotently', async () => {
+    const id = randomUUID();
+    await expect(spool.read(id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await spool.remove(id);
+    expect(await spool.exists(id)).toBe(false);
+  });
+});
