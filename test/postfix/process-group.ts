@@ -1,0 +1,44 @@
+// Stops a daemon's whole process group (Postfix's master and every daemon it forked) and waits
+// until none of them runs. Zombies count as gone: once master exits, its children are reaped by
+// PID 1 whenever PID 1 gets to it (seconds on some CI inits), and a zombie holds no port or file.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** pids of the non-zombie processes in a process group (Linux /proc). */
+export function livingGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid) members.push(Number(entry));
+  }
+  return members;
+}
+
+/** SIGTERM to the leader, then SIGKILL to the group after graceMs; resolves when all are gone. */
+export async function stopProcessGroup(pgid: number, graceMs = 5000): Promise<void> {
+  try {
+    process.kill(pgid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  const deadline = Date.now() + graceMs;
+  while (livingGroupMembers(pgid).length > 0) {
+    if (Date.now() > deadline) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // raced with exit
+      }
+    }
+    await sleep(10);
+  }
+}
