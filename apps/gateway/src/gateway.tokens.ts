@@ -1,0 +1,14 @@
+// Nest injection tokens shared by the gateway's modules (listeners/acceptance and pipeline/delivery),
+// for providers that are not classes. Class providers (QueueRepository, DomainPolicyRepository,
+// SpoolService, GatewayMetrics) are injected by their class.
+
+/** The frozen `GatewayConfig` (gateway.config.ts). */
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+/** The root `GatewayLogger` (observability/logger.ts); children carry `queueId`. */
+export const LOGGER = Symbol('LOGGER');
+/** BullMQ connection: an ioredis `ConnectionOptions` object ({ host, port }) built from `config.jobs`. */
+export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
+/** The TypeORM `DataSource` from `openDatabase(config.db)` (migrations already run). */
+export const DATA_SOURCE = Symbol('DATA_SOURCE');
+/** `() => number`, the clock (ms since epoch); tests pass a fake one (STYLE.md 9). */
+export const CLOCK = Symbol('CLOCK');
