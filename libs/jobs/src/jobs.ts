@@ -31,12 +31,15 @@ export interface DeliverJob {
 export type JobItem = ProcessJob | DeliverJob;
 export type JobOf<N extends JobItem['name']> = Extract<JobItem, { name: N }>;
 
-/** The natural key of a job: enqueueing the same work twice yields one job. */
+/**
+ * The natural key of a job: enqueueing the same work twice yields one job. Fields are joined with
+ * '/' because BullMQ refuses custom job ids containing ':' ("Custom Id cannot contain :").
+ */
 export function jobIdOf(job: JobItem): string {
   switch (job.name) {
     case 'process':
-      return `process:${job.data.messageId}`;
+      return `process/${job.data.messageId}`;
     case 'deliver':
-      return `deliver:${job.data.messageId}:${job.data.route}:${job.data.domain}:${job.data.attempt}`;
+      return `deliver/${job.data.messageId}/${job.data.route}/${job.data.domain}/${job.data.attempt}`;
   }
 }
