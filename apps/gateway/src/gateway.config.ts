@@ -56,6 +56,11 @@ export interface GatewayConfig {
     readonly dnsServers: readonly string[];
     /** Extra CA bundle for required-verified peers (TLS_CA_FILE). */
     readonly caFile: string | undefined;
+    /**
+     * Next hops that bypass MX resolution, `domain=host:port` (STATIC_ROUTES, comma-separated): for
+     * sites without usable DNS and for tests that deliver to loopback peers. Keys are lower-cased.
+     */
+    readonly staticRoutes: Readonly<Record<string, StaticRoute>>;
     readonly queueLifetimeMs: number; // QUEUE_LIFETIME (e.g. 5d)
     readonly delayNoticeAfterMs: number; // DELAY_NOTICE_AFTER (e.g. 4h)
     readonly retryBaseMs: number; // RETRY_BASE (first retry delay, doubled each time)
@@ -77,6 +82,11 @@ export interface GatewayConfig {
   readonly db: DbConfig;
   readonly jobs: JobsConfig;
   readonly hsm: HsmConfig;
+}
+
+export interface StaticRoute {
+  readonly host: string;
+  readonly port: number;
 }
 
 export type GatewayEnv = Readonly<Record<string, string | undefined>>;
@@ -162,6 +172,17 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
   }
   const legacyCa = file('LEGACY_CA_FILE');
   const dnsServers = str('DNS_SERVERS', '').split(/[,\s]+/).filter(Boolean);
+  const staticRoutes: Record<string, StaticRoute> = {};
+  for (const entry of str('STATIC_ROUTES', '').split(/[,\s]+/).filter(Boolean)) {
+    const m = /^([^=]+)=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(entry);
+    const domain = m?.[1]?.toLowerCase();
+    const hopPort = Number(m?.[3]);
+    if (!m || !domain || !DOMAIN.test(domain) || hopPort < 1 || hopPort > 65535) {
+      problems.push(`STATIC_ROUTES: "${entry}" is not domain=host:port`);
+      continue;
+    }
+    staticRoutes[domain] = Object.freeze({ host: m[2]!.replace(/^\[|\]$/g, ''), port: hopPort });
+  }
 
   let db: DbConfig | undefined;
   let jobs: JobsConfig | undefined;
@@ -206,6 +227,7 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
       remotePort: port('REMOTE_SMTP_PORT', 25),
       dnsServers,
       caFile: file('TLS_CA_FILE'),
+      staticRoutes: Object.freeze(staticRoutes),
       queueLifetimeMs: duration('QUEUE_LIFETIME', '5d'),
       delayNoticeAfterMs: duration('DELAY_NOTICE_AFTER', '4h'),
       retryBaseMs: duration('RETRY_BASE', '60s'),
