@@ -70,6 +70,7 @@ export {
   type SignetState,
   type ValidateSignetOptions,
 } from './signet/signet-validate';
+export { ORG_SIGNET_CHAIN_FIELDS, orgSignetChainFields, orgSignetChainLink, type OrgSignetChainLink } from './signet/signet-chain';
 
 // DNS management record
 export {
