@@ -3,47 +3,29 @@
 //  - sets the user PIN (random, written 0600 to the PIN file, unless the file already exists);
 //  - generates every key role of libs/hsm (hsm-key-roles.ts) that is missing: re-running never
 //    destroys or replaces a key;
-//  - makes the TLS certificates (self-signed for local use + CSR for a real CA), signed in the HSM;
-//  - makes the org signet (signed by the HSM-held POK) and the `_dx` DNS record with its tls=
-//    signatures (Ed25519 by the POK over SHA-512 of each TLS certificate's DER);
-//  - writes only non-secret results to --out, plus the OpenSSL pkcs11-provider config;
+//  - writes the non-secret outputs to --out (hsm-outputs.ts, shared with hsm-rotate): TLS
+//    certificates (self-signed + CSR, signed in the HSM), the org signet signed by the HSM-held POK,
+//    the `_dx` DNS record with tls= signatures by the POK, the OpenSSL pkcs11-provider config;
 //  - with --local, records where the token is in .local/appliance.env for the quickstart.
 // Usage: appliance/hsm-init.sh --domain example.org [--out DIR] [--token-label L] [--module SO]
 //        [--pin-file F] [--hostname H]... [--softhsm-dir DIR] [--local]
-import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
-  armorSignet,
-  createOrgSignet,
-  createTlsSignature,
-  formatManagementRecord,
-  fullSign,
-  idSign,
-  managementRecordName,
-  setSignetId,
-  toZoneFileText,
-  validateSignet,
-} from '@lib/dime';
-import {
   ALL_HSM_KEY_ROLES,
-  createCertificateSigningRequest,
-  createSelfSignedCertificate,
   DEFAULT_HSM_MODULE,
   DEFAULT_HSM_TOKEN_LABEL,
   DEFAULT_OPENSSL_PKCS11_PROVIDER,
   HSM_KEY_ROLES,
   HsmError,
-  HsmKeyAgreement,
   HsmKeyRotation,
   HsmKeystore,
-  HsmSigner,
   initializeToken,
   randomPin,
   RedactedSecret,
-  writeOpensslProviderConfig,
   type HsmKeyRole,
 } from '@lib/hsm';
+import { writeHsmOutputs } from './hsm-outputs';
 
 export interface HsmInitOptions {
   readonly domain: string;
@@ -139,12 +121,6 @@ export async function runHsmInit(options: HsmInitOptions): Promise<HsmInitReport
   }
   mkdirSync(options.outDir, { recursive: true });
   const files: string[] = [];
-  const write = (name: string, content: string | Buffer): string => {
-    const path = join(options.outDir, name);
-    writeFileSync(path, content);
-    files.push(path);
-    return path;
-  };
 
   const keystore = HsmKeystore.open({
     modulePath: options.modulePath,
@@ -154,7 +130,7 @@ export async function runHsmInit(options: HsmInitOptions): Promise<HsmInitReport
     reinitializeOnLoss: false,
   });
   try {
-    const rotation = new HsmKeyRotation(keystore);
+    const rotation = new HsmKeyRotation(keystore, () => options.now ?? new Date());
     const current = async (role: HsmKeyRole): Promise<string> => {
       if (!HSM_KEY_ROLES[role].rotatable) return `${HSM_KEY_ROLES[role].baseLabel}.v1`;
       try {
@@ -171,66 +147,7 @@ export async function runHsmInit(options: HsmInitOptions): Promise<HsmInitReport
       const ensured = await keystore.ensureKey(role, version);
       keys.push({ role, ...ensured });
     }
-    const labelOf = (role: HsmKeyRole): string => keys.find((k) => k.role === role)?.label as string;
-
-    // public keys: what operators and other services may see
-    const publicKeys: Record<string, { label: string; spki: string }> = {};
-    for (const { role, label } of keys) {
-      if (HSM_KEY_ROLES[role].algorithm.type === 'aes' || HSM_KEY_ROLES[role].algorithm.type === 'hmac-sha256') continue;
-      publicKeys[role] = { label, spki: (await keystore.publicKey(label)).spki.toString('base64') };
-    }
-    write('public-keys.json', `${JSON.stringify(publicKeys, null, 2)}\n`);
-
-    // TLS certificates: reuse a certificate that still matches the HSM key
-    const certOptions = { commonName: options.hostnames[0] ?? `mail.${options.domain}`, dnsNames: options.hostnames, ipAddresses: ['127.0.0.1'], organization: options.domain, ...(options.now ? { now: options.now } : {}) };
-    const certDers: Buffer[] = [];
-    for (const role of ['tls-ecdsa', 'tls-rsa'] as const) {
-      const label = labelOf(role);
-      const certPath = join(options.outDir, `${role}.cert.pem`);
-      const spki = (await keystore.publicKey(label)).spki;
-      let der: Buffer | undefined;
-      if (existsSync(certPath)) {
-        const existing = new X509Certificate(readFileSync(certPath));
-        if (Buffer.from(existing.publicKey.export({ format: 'der', type: 'spki' })).equals(spki)) der = existing.raw;
-      }
-      if (der === undefined) {
-        const cert = await createSelfSignedCertificate(keystore, label, certOptions);
-        writeFileSync(certPath, cert.pem);
-        der = cert.der;
-      }
-      files.push(certPath);
-      write(`${role}.csr.pem`, (await createCertificateSigningRequest(keystore, label, certOptions)).pem);
-      certDers.push(der);
-    }
-
-    // DIME: org signet signed by the HSM-held POK, and the _dx record
-    const pok = await HsmSigner.create(keystore, labelOf('org-primary'));
-    const encryption = await HsmKeyAgreement.create(keystore, labelOf('org-encryption'));
-    let signet = await createOrgSignet({ pok, encryptionPublicKey: encryption.publicKey });
-    signet = await fullSign(signet, pok);
-    signet = await idSign(setSignetId(signet, options.domain), pok);
-    const state = validateSignet(signet, { poks: [pok.publicKey] });
-    if (state !== 'ID') throw new HsmError('DEVICE_ERROR', `org signet validates to ${state}, not ID`);
-    write('org.signet', armorSignet(signet));
-    const record = formatManagementRecord({
-      version: 1,
-      poks: [Buffer.from(pok.publicKey)],
-      tls: await Promise.all(certDers.map((der) => createTlsSignature(pok, der))),
-      policy: 'experimental',
-      syndicates: [],
-      deliver: [],
-      expiryDays: null,
-      subdomain: 'strict',
-    });
-    write('dx-record.txt', `${managementRecordName(options.domain)}. IN TXT ${toZoneFileText(record)}\n`);
-
-    files.push(
-      writeOpensslProviderConfig(join(options.outDir, 'openssl-pkcs11.cnf'), {
-        providerPath: options.providerPath,
-        modulePath: options.modulePath,
-        pinFile: options.pinFile,
-      }),
-    );
+    files.push(...(await writeHsmOutputs(keystore, rotation, options)).files);
 
     if (options.localEnvFile) {
       mkdirSync(dirname(options.localEnvFile), { recursive: true });
