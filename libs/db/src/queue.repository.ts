@@ -93,6 +93,21 @@ export class QueueRepository {
     });
   }
 
+  /**
+   * Undoes insertAccepted when the acceptance failed after it (the client got 451 and will retry):
+   * deletes the message and its recipients if no recipient has left 'pending'. True if deleted.
+   */
+  async removeUnprocessed(messageId: string): Promise<boolean> {
+    const result = await this.ds.query(
+      `DELETE FROM messages WHERE id = $1 AND state = 'queued'
+          AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND status <> 'pending')
+        RETURNING id`,
+      [messageId],
+    );
+    const rows = Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result;
+    return Array.isArray(rows) && rows.length > 0;
+  }
+
   async findMessage(id: string): Promise<QueuedMessage | null> {
     const m = await this.ds.getRepository(MessageEntity).findOneBy({ id });
     return m ? toMessage(m) : null;
