@@ -1,0 +1,45 @@
+// The `process` job (queue gateway-process): loads an accepted message and its still-pending
+// recipients from PostgreSQL and runs the pipeline on them. A redelivered job for a message whose
+// recipients were already dispatched does nothing. A message that outlived its queue lifetime
+// before it could be processed bounces instead.
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { QueueRepository } from '@lib/db';
+import { QUEUES, type ProcessJob } from '@lib/jobs';
+import type { GatewayLogger } from '../observability/logger';
+import type { MessageBodyStore } from './message-body.store';
+import type { Pipeline } from './pipeline';
+import { PipelineContext } from './pipeline-context';
+import type { RecipientBouncer } from './recipient-bouncer';
+
+export class MessageProcessor {
+  constructor(
+    private readonly queue: QueueRepository,
+    private readonly bodies: MessageBodyStore,
+    private readonly pipeline: Pipeline,
+    private readonly bouncer: RecipientBouncer,
+    private readonly logger: GatewayLogger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async process(messageId: string): Promise<void> {
+    const message = await this.queue.findMessage(messageId);
+    if (!message || message.state === 'done') return;
+    const pending = (await this.queue.findRecipientsOfMessage(messageId)).filter((r) => r.status === 'pending');
+    if (pending.length === 0) return;
+    const logger = this.logger.child({ queueId: message.queueId });
+    if (this.clock() >= message.expiresAt.getTime()) {
+      logger.warn('queue lifetime over before processing; bouncing');
+      await this.bouncer.bounce(message, pending.map((recipient) => ({ recipient, reply: '554 5.4.7 delivery time expired before the message could be processed' })));
+      return;
+    }
+    await this.pipeline.run(new PipelineContext(message, pending, logger, (id) => this.bodies.readAccepted(id)));
+  }
+
+  /** A BullMQ worker running `process` jobs; the caller closes it. */
+  createWorker(connection: ConnectionOptions, prefix: string, concurrency: number): Worker<ProcessJob['data']> {
+    const worker = new Worker<ProcessJob['data']>(QUEUES.process, (job) => this.process(job.data.messageId), { connection, prefix, concurrency });
+    worker.on('failed', (job, err) => this.logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'process job failed'));
+    worker.on('error', (err) => this.logger.error({ err: err.message }, 'process worker error'));
+    return worker;
+  }
+}
