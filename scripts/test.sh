@@ -16,6 +16,11 @@ npx eslint .
 npx depcruise apps libs bench test appliance --config .dependency-cruiser.js
 
 echo '== tests: unit, medium, e2e'
-npx jest --ci --selectProjects unit
-npx jest --ci --selectProjects medium --runInBand
-npx jest --ci --selectProjects e2e --runInBand --passWithNoTests
+results=$(mktemp -d)
+status=0
+npx jest --ci --selectProjects unit --json --outputFile="$results/unit.json" || status=1
+npx jest --ci --selectProjects medium --runInBand --json --outputFile="$results/medium.json" || status=1
+npx jest --ci --selectProjects e2e --runInBand --passWithNoTests --json --outputFile="$results/e2e.json" || status=1
+node scripts/test-summary.js "$results/unit.json" "$results/medium.json" "$results/e2e.json"
+rm -rf "$results"
+exit $status
