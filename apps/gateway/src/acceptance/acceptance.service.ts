@@ -1,0 +1,173 @@
+// Durable acceptance (ARCHITECTURE.md §5.1): the message is written to the spool (encrypted,
+// fsynced), recorded in PostgreSQL (message + recipients 'pending', one transaction) and announced
+// to the pipeline as a BullMQ `process` job, all before the listener answers 250. Any failure or
+// timeout on the way throws AcceptanceError (the listener answers 451 4.3.0) after undoing what was
+// written, so a client that retries does not get its message delivered twice.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AcceptedRecipient, MessageDirection, QueueRepository } from '@lib/db';
+import type { GatewayLogger } from '../observability/logger';
+import type { GatewayMetrics } from '../observability/metrics';
+import type { SpoolService } from '../spool/spool.service';
+import { headerMessageId, receivedHeader } from '../smtp/trace-headers';
+
+export type AcceptanceStage = 'spool' | 'database' | 'enqueue';
+
+export class AcceptanceError extends Error {
+  override readonly name = 'AcceptanceError';
+  constructor(
+    readonly stage: AcceptanceStage,
+    readonly code: 'FAILED' | 'TIMEOUT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What acceptance needs from the job queues (GatewayQueues in pipeline/gateway-queues.ts). */
+export interface ProcessEnqueuer {
+  addProcess(messageId: string): Promise<void>;
+}
+
+export type ListenerName = 'smtp' | 'submission';
+
+export interface AcceptRequest {
+  readonly listener: ListenerName;
+  readonly direction: MessageDirection;
+  /** Envelope sender; '' for the null path. */
+  readonly mailFrom: string;
+  readonly recipients: readonly { readonly address: string; readonly domain: string }[];
+  readonly clientAddress: string;
+  readonly clientHelo: string | null;
+  readonly authUser: string | null;
+  readonly secure: boolean;
+  /** The message as received (the Received header is added here). */
+  readonly message: Buffer;
+  /** When the end of DATA arrived (ms), for the accept latency. */
+  readonly dataEndedAt: number;
+}
+
+export interface AcceptResult {
+  readonly messageId: string;
+  readonly queueId: string;
+  readonly size: number;
+}
+
+export interface AcceptanceSettings {
+  readonly hostname: string;
+  readonly queueLifetimeMs: number;
+  /** Upper bound of each of the three stages. */
+  readonly stageTimeoutMs: number;
+}
+
+function withTimeout<T>(stage: AcceptanceStage, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AcceptanceError(stage, 'TIMEOUT', `${stage} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Short id for logs and the 250 reply: 16 upper-case hex digits. */
+export function newQueueId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+export class AcceptanceService {
+  constructor(
+    private readonly settings: AcceptanceSettings,
+    private readonly spool: SpoolService,
+    private readonly queue: QueueRepository,
+    private readonly jobs: ProcessEnqueuer,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: GatewayLogger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async accept(req: AcceptRequest): Promise<AcceptResult> {
+    if (req.recipients.length === 0) throw new RangeError('"recipients" must not be empty');
+    const messageId = randomUUID();
+    const queueId = newQueueId();
+    const log = this.logger.child({ queueId });
+    const receivedAt = new Date(this.clock());
+    const bytes = Buffer.concat([
+      receivedHeader({
+        helo: req.clientHelo,
+        clientAddress: req.clientAddress,
+        hostname: this.settings.hostname,
+        secure: req.secure,
+        authenticated: req.authUser !== null,
+        queueId,
+        date: receivedAt,
+      }),
+      req.message,
+    ]);
+    const ms = this.settings.stageTimeoutMs;
+
+    const stored = await this.stage(log, 'spool', () => withTimeout('spool', ms, this.spool.write(messageId, bytes)), async () => {
+      await this.spool.remove(messageId);
+    });
+
+    const recipients: AcceptedRecipient[] = req.recipients.map((r) => ({ id: randomUUID(), address: r.address, domain: r.domain }));
+    await this.stage(
+      log,
+      'database',
+      () =>
+        withTimeout(
+          'database',
+          ms,
+          this.queue.insertAccepted(
+            {
+              id: messageId,
+              queueId,
+              direction: req.direction,
+              mailFrom: req.mailFrom,
+              size: bytes.length,
+              sha256: stored.sha256,
+              spoolKeyId: stored.keyId,
+              headerMessageId: headerMessageId(req.message),
+              clientAddress: req.clientAddress,
+              clientHelo: req.clientHelo,
+              authUser: req.authUser,
+              receivedAt,
+              expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
+            },
+            recipients,
+          ),
+        ),
+      async () => {
+        // a timed-out insert may still commit: try to take it back, then drop the spool file
+        await this.queue.removeUnprocessed(messageId).catch(() => false);
+        await this.spool.remove(messageId);
+      },
+    );
+
+    await this.stage(log, 'enqueue', () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId)), async () => {
+      // a job that still lands later finds no message and does nothing
+      if (await this.queue.removeUnprocessed(messageId)) await this.spool.remove(messageId);
+    });
+
+    const seconds = (this.clock() - req.dataEndedAt) / 1000;
+    this.metrics.acceptLatency.observe({ listener: req.listener }, Math.max(0, seconds));
+    this.metrics.accepted.inc({ listener: req.listener });
+    log.info(
+      { messageId, direction: req.direction, from: req.mailFrom, rcpts: recipients.length, size: bytes.length, client: req.clientAddress, auth: req.authUser ?? undefined, tls: req.secure, ms: Math.round(seconds * 1000) },
+      'accepted',
+    );
+    return { messageId, queueId, size: bytes.length };
+  }
+
+  private async stage<T>(log: GatewayLogger, stage: AcceptanceStage, work: () => Promise<T>, undo: () => Promise<void>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const failure = error instanceof AcceptanceError ? error : new AcceptanceError(stage, 'FAILED', error instanceof Error ? error.message : String(error));
+      log.error({ stage, code: failure.code, err: failure.message }, 'acceptance failed; answering 451');
+      try {
+        await undo();
+      } catch (undoError) {
+        log.error({ stage, err: undoError instanceof Error ? undoError.message : String(undoError) }, 'could not undo a failed acceptance');
+      }
+      throw failure;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// smtp-server as the gateway runs it. smtp-server (3.21) has no options for what the gateway needs,
+// so its connection class is extended (smtp-server exports it as `smtp-server/lib/smtp-connection.js`):
+//  - the greeting is sent at once: SMTPConnection.init() waits a hard-coded 100 ms first;
+//  - MAIL FROM / RCPT TO paths go through the strict parser (smtp-path.ts) before smtp-server's
+//    lenient one, and the parsed path is handed to onMailFrom/onRcptTo (parsedPathOf);
+//  - replies whose text starts with an enhanced status code are sent as they are;
+//  - AUTH is only advertised and accepted after STARTTLS;
+//  - graceful drain: idle sessions are closed with 421, a session inside a mail transaction
+//    finishes it (its DATA still gets the real reply), then it is closed.
+// The e2e tests exercise each of these, so an smtp-server upgrade that changes the internals fails them.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { parsePathCommand, type MailPath } from './smtp-path';
+import { PATH_REPLIES, REPLIES, type SmtpReply } from './smtp-replies';
+
+const PARSED_PATH = Symbol('gatewayParsedPath');
+type SessionWithPath = SMTPServerSession & { [PARSED_PATH]?: MailPath | null };
+
+/** The strictly parsed path of the MAIL FROM / RCPT TO command being handled (null: `<>`). */
+export function parsedPathOf(session: SMTPServerSession): MailPath | null {
+  const path = (session as SessionWithPath)[PARSED_PATH];
+  if (path === undefined) throw new RangeError('"session" has no parsed path: called outside onMailFrom/onRcptTo');
+  return path;
+}
+
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+export function sendReply(connection: { send(code: number, data?: string, context?: string | false): void }, r: SmtpReply): void {
+  connection.send(r.code, `${r.enhanced} ${r.text}`, false);
+}
+
+export interface GatewaySmtpServerOptions extends SMTPServerOptions {
+  /** RCPT TO:<postmaster> (RFC 5321 4.5.1, must be accepted) is read as postmaster@this domain. */
+  readonly postmasterDomain?: string;
+}
+
+class GatewaySmtpConnection extends SMTPConnection {
+  private inEhlo = false;
+
+  constructor(
+    private readonly gateway: GatewaySmtpServer,
+    socket: Socket | TLSSocket,
+    options: SMTPConnectionOptions | null | undefined,
+  ) {
+    super(gateway, socket, options);
+  }
+
+  /** As SMTPConnection.init(), without the 100 ms pause before the greeting. */
+  override init(): void {
+    this._setListeners(() => {
+      const max = this._server.options.maxClients;
+      if (max && this._server.connections.size > max) {
+        this.send(421, `${this._server.options.name ?? ''} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      this.connectionReady();
+    });
+  }
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (this.inEhlo && Array.isArray(data) && !this.secure) data = data.filter((line) => !line.startsWith('AUTH '));
+    if (typeof data === 'string' && ENHANCED.test(data)) return super.send(code, data, false);
+    super.send(code, data, context);
+  }
+
+  /** True while a mail transaction is open (after MAIL FROM, until its DATA reply or RSET). */
+  get inTransaction(): boolean {
+    return Boolean(this.session.envelope?.mailFrom) || Boolean(this._dataStream) || this._handlerPending;
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    if (this.gateway.draining && !this.inTransaction && this._ready) {
+      const name = command.toString('latin1').split(' ')[0]!.toUpperCase();
+      if (name !== 'QUIT') {
+        sendReply(this, REPLIES.shuttingDown);
+        return;
+      }
+    }
+    super._onCommand(command, callback);
+  }
+
+  override handler_EHLO(command: Buffer, callback: () => void): void {
+    this.inEhlo = true;
+    try {
+      super.handler_EHLO(command, callback);
+    } finally {
+      this.inEhlo = false;
+    }
+  }
+
+  override handler_AUTH(command: Buffer, callback: () => void): void {
+    if (!this.secure) {
+      sendReply(this, REPLIES.tlsRequiredForAuth);
+      return callback();
+    }
+    super.handler_AUTH(command, callback);
+  }
+
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    const r = parsePathCommand(command.toString('latin1'), 'MAIL FROM');
+    if (!r.ok) {
+      sendReply(this, { ...PATH_REPLIES[r.code], text: `${PATH_REPLIES[r.code].text} (${r.detail})` });
+      return callback();
+    }
+    (this.session as SessionWithPath)[PARSED_PATH] = r.path;
+    super.handler_MAIL(command, callback);
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    const line = command.toString('latin1');
+    const domain = this.gateway.postmasterDomain;
+    let r = parsePathCommand(line, 'RCPT TO');
+    if (!r.ok && domain && /^rcpt to: *<postmaster>( |$)/i.test(line)) {
+      r = { ok: true, path: { localPart: 'postmaster', domain, address: `postmaster@${domain}` }, rest: '' };
+    }
+    if (!r.ok) {
+      sendReply(this, { ...PATH_REPLIES[r.code], text: `${PATH_REPLIES[r.code].text} (${r.detail})` });
+      return callback();
+    }
+    (this.session as SessionWithPath)[PARSED_PATH] = r.path;
+    super.handler_RCPT(command, callback);
+  }
+}
+
+export class GatewaySmtpServer extends SMTPServer {
+  draining = false;
+  readonly postmasterDomain: string | undefined;
+
+  constructor(options: GatewaySmtpServerOptions) {
+    super({
+      disableReverseLookup: true,
+      hideENHANCEDSTATUSCODES: false,
+      // XCLIENT/XFORWARD would let a client claim another address; the sendmail jokes are noise
+      disabledCommands: [...(options.disabledCommands ?? []), 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'],
+      ...withoutDisabled(options),
+    });
+    this.postmasterDomain = options.postmasterDomain;
+  }
+
+  /** As SMTPServer.connect, with the gateway's connection class. */
+  override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new GatewaySmtpConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.on('connect', (data) => this._onClientConnect(data));
+    connection.init();
+  }
+
+  /**
+   * Stops accepting, closes idle sessions with 421 and lets sessions inside a mail transaction
+   * finish it; after `timeoutMs` whatever remains is closed. Resolves once every session is gone.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearInterval(poll);
+        clearTimeout(deadline);
+        this.options.closeTimeout = 1;
+        this.close(() => resolve());
+      };
+      const poll = setInterval(() => {
+        for (const c of this.connections as Set<SMTPConnection> as Set<GatewaySmtpConnection>) {
+          if (!c.inTransaction && c._ready && !c._closing) {
+            sendReply(c, REPLIES.shuttingDown);
+          }
+        }
+        if (this.connections.size === 0) done();
+      }, 50);
+      const deadline = setTimeout(done, timeoutMs);
+      this.server.close();
+    });
+  }
+}
+
+function withoutDisabled(options: GatewaySmtpServerOptions): SMTPServerOptions {
+  const { disabledCommands: _d, postmasterDomain: _p, ...rest } = options;
+  return rest;
+}
