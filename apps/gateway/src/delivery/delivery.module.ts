@@ -1,0 +1,141 @@
+// Nest wiring of the pipeline and delivery: the `process` and `deliver` workers, the recovery
+// sweeper and queue depth gauge, started at application bootstrap and closed at shutdown.
+// It expects these providers to be visible to it (from a global module, or a module passed in
+// `imports`): GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE (gateway.tokens.ts),
+// SpoolService and GatewayMetrics (by class). It exports GatewayQueues (the acceptance side
+// enqueues `process` jobs with it) and LocalMessageEnqueuer.
+import { Module, type DynamicModule, type ModuleMetadata, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { ConnectionOptions, Worker } from 'bullmq';
+import { DomainPolicyRepository, QueueRepository, type DataSource } from '@lib/db';
+import type { GatewayConfig } from '../gateway.config';
+import { DATA_SOURCE, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
+import type { GatewayLogger } from '../observability/logger';
+import { GatewayMetrics } from '../observability/metrics';
+import { ClassifyStep } from '../pipeline/classify.step';
+import { DispatchStep } from '../pipeline/dispatch.step';
+import { GatewayQueues } from '../pipeline/gateway-queues';
+import { NOOP_JOURNAL_SINK, type JournalSink } from '../pipeline/journal-sink';
+import { JournalStep } from '../pipeline/journal.step';
+import { MessageBodyStore } from '../pipeline/message-body.store';
+import { IDENTITY_TRANSFORMER, type MessageTransformer } from '../pipeline/message-transformer';
+import { PolicyStep } from '../pipeline/policy.step';
+import { Pipeline } from '../pipeline/pipeline';
+import { MessageProcessor } from '../pipeline/process.processor';
+import { TransformStep } from '../pipeline/transform.step';
+import { SpoolService } from '../spool/spool.service';
+import { DeliveryService } from './delivery.service';
+import { DsnService } from './dsn.service';
+import { LocalMessageEnqueuer } from './local-message.enqueuer';
+import { MessageFinisher } from './message-finisher';
+import { createDnsLookup, NextHopResolver, type DnsLookup } from './next-hop.resolver';
+import { RecoverySweeper } from './recovery.sweeper';
+
+export interface DeliveryModuleOptions {
+  /** Modules providing the expected tokens when they are not global. */
+  readonly imports?: ModuleMetadata['imports'];
+  /** The compliance journal (default: records nothing). */
+  readonly journalSink?: JournalSink;
+  /** The transform step's transformer (default: identity; the DIME issue seals here). */
+  readonly transformer?: MessageTransformer;
+  /** DNS for MX lookups (default: node:dns on DNS_SERVERS). */
+  readonly dns?: DnsLookup;
+  /** Run the workers and sweeper in this process (default true; false for enqueue-only processes). */
+  readonly runWorkers?: boolean;
+}
+
+/** Builds every pipeline and delivery object from plain dependencies (also used without Nest, in tests). */
+export function createDeliveryRuntime(
+  deps: { config: GatewayConfig; logger: GatewayLogger; connection: ConnectionOptions; dataSource: DataSource; spool: SpoolService; metrics?: GatewayMetrics | undefined },
+  options: Omit<DeliveryModuleOptions, 'imports'> & { clock?: () => number; random?: () => number } = {},
+): DeliveryRuntime {
+  const { config, logger, metrics } = deps;
+  const clock = options.clock ?? Date.now;
+  const queue = new QueueRepository(deps.dataSource);
+  const policies = new DomainPolicyRepository(deps.dataSource);
+  const queues = new GatewayQueues(deps.connection, config.jobs.prefix);
+  const bodies = new MessageBodyStore(deps.spool);
+  const finisher = new MessageFinisher(queue, bodies);
+  const enqueuer = new LocalMessageEnqueuer(queue, deps.spool, queues, { hostname: config.hostname, localDomains: config.localDomains, queueLifetimeMs: config.delivery.queueLifetimeMs }, clock);
+  const dsn = new DsnService(queue, bodies, enqueuer, finisher, config.hostname, logger, metrics, clock);
+  const t = config.stepTimeoutMs;
+  const pipeline = new Pipeline(
+    [
+      new PolicyStep(t),
+      new ClassifyStep(config.localDomains, t),
+      new TransformStep(t, options.transformer ?? IDENTITY_TRANSFORMER),
+      new JournalStep(t, options.journalSink ?? NOOP_JOURNAL_SINK),
+      new DispatchStep(t, queue, bodies, queues, dsn),
+    ],
+    metrics,
+  );
+  const processor = new MessageProcessor(queue, bodies, pipeline, dsn, logger, clock);
+  const resolver = new NextHopResolver(
+    { legacy: config.legacy, remotePort: config.delivery.remotePort, staticRoutes: config.delivery.staticRoutes },
+    options.dns ?? createDnsLookup(config.delivery.dnsServers),
+  );
+  const delivery = new DeliveryService({ config, queue, policies, bodies, resolver, queues, dsn, finisher, logger, metrics, clock, ...(options.random ? { random: options.random } : {}) });
+  const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock);
+  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true);
+}
+
+/** The running pipeline and delivery of one process: workers, sweeper, queues. */
+export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
+  private workers: Worker[] = [];
+
+  constructor(
+    private readonly connection: ConnectionOptions,
+    private readonly config: GatewayConfig,
+    readonly queues: GatewayQueues,
+    readonly enqueuer: LocalMessageEnqueuer,
+    readonly processor: MessageProcessor,
+    readonly delivery: DeliveryService,
+    readonly sweeper: RecoverySweeper,
+    private readonly runWorkers: boolean,
+  ) {}
+
+  start(): void {
+    if (!this.runWorkers || this.workers.length > 0) return;
+    const prefix = this.config.jobs.prefix;
+    this.workers = [
+      this.processor.createWorker(this.connection, prefix, Math.max(1, Math.min(this.config.delivery.workerConcurrency, 50))),
+      this.delivery.createWorker(this.connection, prefix),
+    ];
+    this.sweeper.start(this.config.delivery.recoveryIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    await this.sweeper.stop();
+    await Promise.all(this.workers.map((w) => w.close()));
+    this.workers = [];
+    await this.queues.close();
+  }
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+}
+
+@Module({})
+export class DeliveryModule {
+  static forRoot(options: DeliveryModuleOptions = {}): DynamicModule {
+    return {
+      module: DeliveryModule,
+      imports: options.imports ?? [],
+      providers: [
+        {
+          provide: DeliveryRuntime,
+          useFactory: (config: GatewayConfig, logger: GatewayLogger, connection: ConnectionOptions, dataSource: DataSource, spool: SpoolService, metrics: GatewayMetrics) =>
+            createDeliveryRuntime({ config, logger, connection, dataSource, spool, metrics }, options),
+          inject: [GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE, SpoolService, GatewayMetrics],
+        },
+        { provide: GatewayQueues, useFactory: (r: DeliveryRuntime) => r.queues, inject: [DeliveryRuntime] },
+        { provide: LocalMessageEnqueuer, useFactory: (r: DeliveryRuntime) => r.enqueuer, inject: [DeliveryRuntime] },
+      ],
+      exports: [DeliveryRuntime, GatewayQueues, LocalMessageEnqueuer],
+    };
+  }
+}

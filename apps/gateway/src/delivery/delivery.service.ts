@@ -1,0 +1,206 @@
+// The `deliver` job (queue gateway-delivery): one attempt at the open recipients of one message for
+// one (route, domain). Reads the bytes for that group, finds the next hops, runs one SMTP
+// transaction for all of them under the domain's TLS policy (at most DESTINATION_CONCURRENCY at
+// once per destination in this process), then records each recipient's fate:
+//   2xx  delivered (recorded on the server's reply, before QUIT)
+//   5xx  bounced now, DSN to the sender
+//   4xx, connection or TLS failure, DNS trouble: deferred, retried after an exponential backoff
+//        by a new delayed job (attempt + 1); after DELAY_NOTICE_AFTER one delay notice; once the
+//        queue lifetime is over, bounced.
+// A job whose recipients are already final, or already past this attempt, does nothing.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { DomainPolicyRepository, QueuedMessage, QueuedRecipient, QueueRepository, TlsPolicy } from '@lib/db';
+import { QUEUES, type DeliverJob } from '@lib/jobs';
+import type { GatewayConfig } from '../gateway.config';
+import type { GatewayLogger } from '../observability/logger';
+import type { GatewayMetrics } from '../observability/metrics';
+import type { GatewayQueues } from '../pipeline/gateway-queues';
+import type { MessageBodyStore } from '../pipeline/message-body.store';
+import { SpoolError } from '../spool/spool.service';
+import type { DsnService, RecipientReport } from './dsn.service';
+import { KeyedSemaphore } from './keyed-semaphore';
+import type { MessageFinisher } from './message-finisher';
+import type { NextHopResolver } from './next-hop.resolver';
+import { retryDelayMs } from './retry-backoff';
+import { sendSmtpTransaction, type SmtpTransactionRequest, type SmtpTransactionResult } from './smtp-transaction';
+
+export type DeliverJobData = DeliverJob['data'];
+
+export interface DeliveryServiceDeps {
+  readonly config: GatewayConfig;
+  readonly queue: QueueRepository;
+  readonly policies: DomainPolicyRepository;
+  readonly bodies: MessageBodyStore;
+  readonly resolver: NextHopResolver;
+  readonly queues: GatewayQueues;
+  readonly dsn: DsnService;
+  readonly finisher: MessageFinisher;
+  readonly logger: GatewayLogger;
+  readonly metrics?: GatewayMetrics | undefined;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+  /** The SMTP engine (tests may wrap it). */
+  readonly send?: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
+}
+
+interface Outcome {
+  readonly recipient: QueuedRecipient;
+  readonly code: number;
+  readonly reply: string;
+  readonly remoteMta?: string | undefined;
+}
+
+function trustAnchors(caFile: string | undefined): readonly (string | Buffer)[] {
+  return caFile ? [...rootCertificates, readFileSync(caFile)] : rootCertificates;
+}
+
+function codeOf(reply: string, fallback: number): number {
+  const n = Number(/^([245]\d\d)\b/.exec(reply)?.[1]);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export class DeliveryService {
+  private readonly semaphore: KeyedSemaphore;
+  private readonly remoteCa: readonly (string | Buffer)[];
+  private readonly legacyCa: readonly (string | Buffer)[];
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly send: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
+
+  constructor(private readonly deps: DeliveryServiceDeps) {
+    const { delivery, legacy } = deps.config;
+    this.semaphore = new KeyedSemaphore(delivery.destinationConcurrency);
+    this.remoteCa = trustAnchors(delivery.caFile);
+    this.legacyCa = trustAnchors(legacy.caFile);
+    this.clock = deps.clock ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.send = deps.send ?? sendSmtpTransaction;
+  }
+
+  async deliver(job: DeliverJobData): Promise<void> {
+    const { queue } = this.deps;
+    const message = await queue.findMessage(job.messageId);
+    if (!message || message.state === 'done') return;
+    const all = await queue.findRecipientsOfMessage(job.messageId);
+    const open = all.filter(
+      (r) => r.route === job.route && r.domain === job.domain && (r.status === 'queued' || r.status === 'deferred') && r.attempts < job.attempt,
+    );
+    if (open.length === 0) {
+      await this.deps.finisher.finishIfComplete(message);
+      return;
+    }
+    const log = this.deps.logger.child({ queueId: message.queueId, route: job.route, domain: job.domain, attempt: job.attempt });
+
+    let body: Buffer;
+    try {
+      body = await this.deps.bodies.readForDelivery(message.id, job.route, job.domain);
+    } catch (err) {
+      if (!(err instanceof SpoolError) || err.code === 'IO') throw err;
+      log.error({ code: err.code }, 'spool copy unusable; never delivered');
+      await this.deps.dsn.bounce(message, open.map((recipient) => ({ recipient, reply: `554 5.3.0 message held: spool copy unusable (${err.code})` })));
+      return;
+    }
+
+    const outcomes = await this.attempt(message, open, job, body, log);
+    await this.record(message, outcomes, job, log);
+  }
+
+  private async attempt(message: QueuedMessage, open: readonly QueuedRecipient[], job: DeliverJobData, body: Buffer, log: GatewayLogger): Promise<Outcome[]> {
+    const next = await this.deps.resolver.resolve(job.route, job.domain);
+    if (next.kind === 'failed') {
+      log.info({ reply: next.reply }, 'no next hop');
+      return open.map((recipient) => ({ recipient, code: codeOf(next.reply, next.permanent ? 550 : 451), reply: next.reply }));
+    }
+    const { config } = this.deps;
+    const policy: TlsPolicy =
+      job.route === 'legacy' ? config.legacy.tlsPolicy : ((await this.deps.policies.findTlsPolicy(job.domain)) ?? config.delivery.defaultTlsPolicy);
+    const byAddress = new Map<string, QueuedRecipient[]>();
+    for (const r of open) {
+      const list = byAddress.get(r.address);
+      if (list) list.push(r);
+      else byAddress.set(r.address, [r]);
+    }
+    const destination = job.route === 'legacy' ? 'legacy' : `remote/${job.domain}`;
+
+    return this.semaphore.run(destination, async () => {
+      let last = '451 4.4.1 no next hop answered';
+      for (const hop of next.hops) {
+        const result = await this.send({
+          hop,
+          ehloName: config.hostname,
+          tlsPolicy: policy,
+          trustedCa: job.route === 'legacy' ? this.legacyCa : this.remoteCa,
+          connectTimeoutMs: config.delivery.connectTimeoutMs,
+          commandTimeoutMs: config.delivery.commandTimeoutMs,
+          mailFrom: message.mailFrom,
+          recipients: [...byAddress.keys()],
+          body,
+          onAccepted: (accepted, reply) => this.delivered(message, accepted.flatMap((a) => byAddress.get(a) ?? []), reply, job.route, hop.name, log),
+        });
+        if (result.kind === 'completed') {
+          return result.outcomes.flatMap((o) => (byAddress.get(o.address) ?? []).map((recipient) => ({ recipient, code: o.code, reply: o.reply, remoteMta: hop.name })));
+        }
+        log.info({ hop: `${hop.host}:${hop.port}`, policy, reply: result.reply }, 'next hop failed');
+        if (result.permanent) return open.map((recipient) => ({ recipient, code: codeOf(result.reply, 554), reply: result.reply, remoteMta: hop.name }));
+        last = result.reply;
+      }
+      return open.map((recipient) => ({ recipient, code: codeOf(last, 451), reply: last }));
+    });
+  }
+
+  /** Runs on the server's 2xx to the message, before QUIT. */
+  private async delivered(message: QueuedMessage, recipients: readonly QueuedRecipient[], reply: string, route: DeliverJobData['route'], host: string, log: GatewayLogger): Promise<void> {
+    if (recipients.length === 0) return;
+    const now = this.clock();
+    await this.deps.queue.markDelivered(recipients.map((r) => r.id), reply, new Date(now));
+    const latency = (now - message.receivedAt.getTime()) / 1000;
+    for (let i = 0; i < recipients.length; i++) this.deps.metrics?.deliveryLatency.observe({ route }, latency);
+    this.deps.metrics?.delivered.inc({ route }, recipients.length);
+    log.info({ recipients: recipients.map((r) => r.address), host, reply }, 'delivered');
+  }
+
+  private async record(message: QueuedMessage, outcomes: readonly Outcome[], job: DeliverJobData, log: GatewayLogger): Promise<void> {
+    const now = this.clock();
+    const expired = now >= message.expiresAt.getTime();
+    const bounce: RecipientReport[] = [];
+    const defer: Outcome[] = [];
+    for (const o of outcomes) {
+      if (o.code < 300) continue; // recorded in delivered()
+      if (o.code >= 500) bounce.push(o);
+      else if (expired) bounce.push({ recipient: o.recipient, reply: o.reply, remoteMta: o.remoteMta });
+      else defer.push(o);
+    }
+    if (expired && defer.length === 0 && bounce.length > 0) log.info('queue lifetime over');
+
+    if (defer.length > 0) {
+      const delay = retryDelayMs(job.attempt, this.deps.config.delivery.retryBaseMs, this.deps.config.delivery.retryMaxMs, this.random);
+      const nextAt = Math.min(now + delay, message.expiresAt.getTime());
+      const byReply = new Map<string, string[]>();
+      for (const o of defer) byReply.set(o.reply, [...(byReply.get(o.reply) ?? []), o.recipient.id]);
+      for (const [reply, ids] of byReply) await this.deps.queue.markDeferred(ids, reply, new Date(nextAt));
+      this.deps.metrics?.deferred.inc({ route: job.route }, defer.length);
+      await this.deps.queues.addDeliver({ ...job, attempt: job.attempt + 1 }, nextAt - now);
+      log.info({ recipients: defer.map((o) => o.recipient.address), reply: defer[0]!.reply, retryInMs: nextAt - now }, 'deferred');
+
+      const noticeAfter = this.deps.config.delivery.delayNoticeAfterMs;
+      const notice = defer.filter((o) => o.recipient.delayNotifiedAt === null && now - message.receivedAt.getTime() >= noticeAfter);
+      if (notice.length > 0) await this.deps.dsn.delayNotice(message, notice, message.expiresAt);
+    }
+    if (bounce.length > 0) await this.deps.dsn.bounce(message, bounce);
+    else await this.deps.finisher.finishIfComplete(message);
+  }
+
+  /** A BullMQ worker running `deliver` jobs (DELIVERY_CONCURRENCY at once); the caller closes it. */
+  createWorker(connection: ConnectionOptions, prefix: string): Worker<DeliverJobData> {
+    const worker = new Worker<DeliverJobData>(QUEUES.delivery, (job) => this.deliver(job.data), {
+      connection,
+      prefix,
+      concurrency: this.deps.config.delivery.workerConcurrency,
+    });
+    worker.on('failed', (job, err) => this.deps.logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'deliver job failed'));
+    worker.on('error', (err) => this.deps.logger.error({ err: err.message }, 'delivery worker error'));
+    return worker;
+  }
+}
