@@ -74,6 +74,10 @@ export interface GatewayConfig {
   /** Upper bound on any one pipeline step (STEP_TIMEOUT). */
   readonly stepTimeoutMs: number;
   readonly spoolDir: string; // SPOOL_DIR
+  /** pino level: fatal, error, warn, info, debug, trace, silent (LOG_LEVEL). */
+  readonly logLevel: string;
+  /** On SIGTERM, how long SMTP sessions inside a mail transaction may take to finish it (SHUTDOWN_GRACE). */
+  readonly shutdownGraceMs: number;
   readonly tls: {
     /** PEM certificate files of the HSM-held TLS keys (TLS_CERT_FILE, TLS_RSA_CERT_FILE). */
     readonly certFile: string | undefined;
@@ -152,6 +156,11 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
   const tlsPolicy = (key: string, dflt: TlsPolicy) => {
     const v = str(key, dflt) as TlsPolicy;
     if (!TLS_POLICIES.includes(v)) problems.push(`${key} must be one of ${TLS_POLICIES.join(', ')}`);
+    return v;
+  };
+  const oneOf = (key: string, dflt: string, allowed: readonly string[]) => {
+    const v = str(key, dflt).toLowerCase();
+    if (!allowed.includes(v)) problems.push(`${key} must be one of ${allowed.join(', ')}`);
     return v;
   };
   const file = (key: string) => (env[key]?.trim() ? resolve(cwd, env[key]!.trim()) : undefined);
@@ -240,6 +249,8 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
     },
     stepTimeoutMs: duration('STEP_TIMEOUT', '60s'),
     spoolDir: resolve(cwd, str('SPOOL_DIR', '.local/spool')),
+    logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    shutdownGraceMs: duration('SHUTDOWN_GRACE', '30s'),
     tls: { certFile: file('TLS_CERT_FILE'), rsaCertFile: file('TLS_RSA_CERT_FILE') },
     db: db!,
     jobs: jobs!,
