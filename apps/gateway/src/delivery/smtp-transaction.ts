@@ -43,7 +43,15 @@ export type SmtpTransactionResult =
   /** The transaction reached a verdict per recipient. */
   | { readonly kind: 'completed'; readonly secure: boolean; readonly outcomes: readonly RecipientOutcome[] };
 
-type SmtpError = SMTPConnection.SMTPError & { rejectedErrors?: (SMTPConnection.SMTPError & { recipient?: string })[] };
+type SmtpError = SMTPConnection.SMTPError & { originalCode?: string; rejectedErrors?: (SMTPConnection.SMTPError & { recipient?: string })[] };
+
+/** Node's TLS verification and handshake error codes (SMTPConnection keeps them as originalCode). */
+const TLS_ERROR_CODE = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
+
+/** STARTTLS refused, or the handshake or certificate check failed (SMTPConnection's `upgrading` is its internal TLS phase flag). */
+function isTlsFailure(err: SmtpError, conn: SMTPConnection): boolean {
+  return err.code === 'ETLS' || TLS_ERROR_CODE.test(err.originalCode ?? '') || (conn as unknown as { upgrading?: boolean }).upgrading === true;
+}
 
 /** A reply line for logs and DSNs from an SMTPConnection error. */
 function replyOf(err: SmtpError, fallback: string): string {
@@ -88,15 +96,20 @@ function attempt(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpT
       settled = true;
       resolve(result);
     };
-    const sessionFailed = (err: SmtpError, what: string) =>
+    // a failed session is a temporary verdict about this hop whatever the server said (even a
+    // 5xx to STARTTLS): the reply is ours, with the server's words as detail
+    const sessionFailed = (err: SmtpError) => {
+      const tlsFailure = isTlsFailure(err, conn);
+      const detail = (err.response ?? `${err.code ?? 'ERROR'}: ${err.message}`).replace(/\s+/g, ' ').trim();
       settle({
         kind: 'session-failed',
         permanent: false,
-        reply: replyOf(err, `451 4.4.2 ${what} ${req.hop.name}`),
-        tlsFailure: err.code === 'ETLS',
+        reply: tlsFailure ? `454 4.7.10 TLS negotiation with ${req.hop.name} failed (policy ${req.tlsPolicy}): ${detail}` : `451 4.4.2 session with ${req.hop.name} failed: ${detail}`,
+        tlsFailure,
       });
-    conn.on('error', (err: SmtpError) => sessionFailed(err, 'session failed with'));
-    conn.once('end', () => sessionFailed(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }), 'connection lost to'));
+    };
+    conn.on('error', (err: SmtpError) => sessionFailed(err));
+    conn.once('end', () => sessionFailed(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
 
     conn.connect(() => {
       if (req.tlsPolicy !== 'opportunistic' && !conn.secure) {
@@ -109,8 +122,8 @@ function attempt(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpT
       conn.send(envelope, req.body, (err, info) => {
         if (settled) return;
         if (err) {
+          settle(failedSend(req, conn, err as SmtpError)); // before close(), which emits 'end'
           conn.close();
-          settle(failedSend(req, conn, err as SmtpError));
           return;
         }
         const rejected = new Map<string, SmtpError>();
@@ -162,5 +175,6 @@ function failedSend(req: SmtpTransactionRequest, conn: SMTPConnection, err: Smtp
     });
     return { kind: 'completed', secure: conn.secure, outcomes };
   }
-  return { kind: 'session-failed', permanent: false, reply: replyOf(err, `451 4.4.2 session failed with ${req.hop.name}`), tlsFailure: err.code === 'ETLS' };
+  const detail = (err.response ?? `${err.code ?? 'ERROR'}: ${err.message}`).replace(/\s+/g, ' ').trim();
+  return { kind: 'session-failed', permanent: false, reply: `451 4.4.2 session with ${req.hop.name} failed: ${detail}`, tlsFailure: isTlsFailure(err, conn) };
 }
