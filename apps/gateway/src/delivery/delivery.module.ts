@@ -93,6 +93,11 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     private readonly runWorkers: boolean,
   ) {}
 
+  /** True while this process runs the workers and the sweeper. */
+  get running(): boolean {
+    return this.workers.length > 0;
+  }
+
   start(): void {
     if (!this.runWorkers || this.workers.length > 0) return;
     const prefix = this.config.jobs.prefix;
