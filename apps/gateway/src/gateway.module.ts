@@ -1,0 +1,214 @@
+// The gateway process as a Nest application context (no HTTP framework): config, logger, metrics,
+// PostgreSQL, Redis (BullMQ), the HSM keystore, the encrypted spool, the pipeline and delivery
+// workers (DeliveryModule), the two SMTP listeners and the metrics server. Start and stop order
+// live in one place, GatewayLifecycle: stop accepting and let SMTP sessions in a transaction finish,
+// then stop the workers, then close PostgreSQL (the HSM module closes the keystore last).
+import { readFileSync } from 'node:fs';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { ConnectionOptions } from 'bullmq';
+import { openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
+import {
+  createHsmSecureContext,
+  HsmError,
+  HsmHealthCheck,
+  HsmKeyRotation,
+  HsmKeystore,
+  HsmModule,
+  hsmTlsKeyPem,
+  hsmTlsOptions,
+  keyLabel,
+  type HsmTlsCredentials,
+} from '@lib/hsm';
+import { AcceptanceService } from './acceptance/acceptance.service';
+import { DeliveryModule, DeliveryRuntime } from './delivery/delivery.module';
+import type { GatewayConfig } from './gateway.config';
+import { CLOCK, DATA_SOURCE, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
+import type { GatewayLogger } from './observability/logger';
+import { GatewayMetrics } from './observability/metrics';
+import { MetricsServer } from './observability/metrics.server';
+import { GatewayQueues } from './pipeline/gateway-queues';
+import { SmtpListener } from './smtp/smtp-listener';
+import { SubmissionAuthFile } from './smtp/submission-auth';
+import { SpoolKeyring } from './spool/spool-keyring';
+import { SpoolService } from './spool/spool.service';
+
+/** The TLS key label currently in use for a role (after a rotation it is no longer .v1). */
+async function currentTlsLabel(keystore: HsmKeystore, role: 'tls-ecdsa' | 'tls-rsa'): Promise<string> {
+  try {
+    return await new HsmKeyRotation(keystore).currentLabel(role);
+  } catch (error) {
+    if (error instanceof HsmError && error.code === 'KEY_NOT_FOUND') return keyLabel(role);
+    throw error;
+  }
+}
+
+/**
+ * STARTTLS credentials: the HSM-held keys with their certificates. Fails at boot, naming the cause,
+ * when a certificate is missing or node was started without the pkcs11-provider OpenSSL config.
+ */
+export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystore): Promise<ReturnType<typeof hsmTlsOptions>> {
+  if (!config.tls.certFile) throw new Error('TLS_CERT_FILE is not set: STARTTLS needs the certificate of the HSM-held tls-ecdsa key');
+  const credentials: HsmTlsCredentials[] = [];
+  for (const [role, file] of [['tls-ecdsa', config.tls.certFile], ['tls-rsa', config.tls.rsaCertFile]] as const) {
+    if (!file) continue;
+    const label = await currentTlsLabel(keystore, role);
+    if (!(await keystore.hasObject(label, 'private'))) throw new Error(`the HSM token has no private key "${label}" for ${role} (run appliance/hsm-init.sh)`);
+    credentials.push({ key: hsmTlsKeyPem(config.hsm.tokenLabel, label), cert: readFileSync(file) });
+  }
+  try {
+    createHsmSecureContext(credentials);
+  } catch (error) {
+    if (error instanceof HsmError && error.code === 'TLS_PROVIDER_UNAVAILABLE') {
+      throw new Error(
+        'TLS with the HSM key is unavailable: node was not started with the OpenSSL pkcs11-provider config ' +
+          '(node --openssl-config=<HSM_OPENSSL_CONF> ...; appliance/start.sh does this)',
+      );
+    }
+    throw error;
+  }
+  return hsmTlsOptions(credentials);
+}
+
+@Injectable()
+export class GatewayListeners {
+  constructor(
+    readonly smtp: SmtpListener,
+    readonly submission: SmtpListener,
+  ) {}
+}
+
+@Injectable()
+export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /** Bound ports, known after bootstrap (0 in the config picks free ones). */
+  ports = { smtp: 0, submission: 0, metrics: 0 };
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(LOGGER) private readonly logger: GatewayLogger,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(GatewayListeners) private readonly listeners: GatewayListeners,
+    @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
+    @Inject(DeliveryRuntime) private readonly runtime: DeliveryRuntime,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { address, smtpPort, submissionPort, metricsPort } = this.config.listen;
+    this.ports = {
+      metrics: await this.metricsServer.listen(metricsPort, address),
+      smtp: await this.listeners.smtp.listen(smtpPort, address),
+      submission: await this.listeners.submission.listen(submissionPort, address),
+    };
+    this.logger.info({ address, ...this.ports, hostname: this.config.hostname, localDomains: this.config.localDomains }, 'gateway ready');
+  }
+
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    const grace = this.config.shutdownGraceMs;
+    const busy = this.listeners.smtp.activeSessions + this.listeners.submission.activeSessions;
+    this.logger.info({ signal, sessions: busy, graceMs: grace }, 'shutting down: no new connections, finishing sessions in a transaction');
+    await Promise.all([this.listeners.smtp.drain(grace), this.listeners.submission.drain(grace)]);
+    this.logger.info('listeners closed; stopping workers');
+    await this.runtime.stop();
+    await this.metricsServer.close();
+    await this.dataSource.destroy();
+    this.logger.info('gateway stopped');
+  }
+}
+
+@Global()
+@Module({})
+class GatewayCoreModule {
+  static forRoot(config: GatewayConfig, logger: GatewayLogger, metrics: GatewayMetrics, clock: () => number): DynamicModule {
+    return {
+      module: GatewayCoreModule,
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: clock },
+        { provide: GatewayMetrics, useValue: metrics },
+        { provide: REDIS_CONNECTION, useValue: { host: config.jobs.host, port: config.jobs.port } satisfies ConnectionOptions },
+        { provide: DATA_SOURCE, useFactory: () => openDatabase(config.db, { applicationName: 'dime-gateway' }) },
+        { provide: QueueRepository, useFactory: (ds: DataSource) => new QueueRepository(ds), inject: [DATA_SOURCE] },
+        {
+          provide: SpoolService,
+          useFactory: async (ds: DataSource, keystore: HsmKeystore) =>
+            new SpoolService(config.spoolDir, await SpoolKeyring.load(new SpoolKeyRepository(ds), keystore, keyLabel('user-kek'))),
+          inject: [DATA_SOURCE, HsmKeystore],
+        },
+      ],
+      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService],
+    };
+  }
+}
+
+export interface GatewayModuleOptions {
+  readonly metrics?: GatewayMetrics;
+  readonly clock?: () => number;
+}
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig, logger: GatewayLogger, options: GatewayModuleOptions = {}): DynamicModule {
+    const metrics = options.metrics ?? new GatewayMetrics();
+    const clock = options.clock ?? Date.now;
+    return {
+      module: GatewayModule,
+      imports: [HsmModule.forRoot(config.hsm), GatewayCoreModule.forRoot(config, logger, metrics, clock), DeliveryModule.forRoot()],
+      providers: [
+        {
+          provide: AcceptanceService,
+          useFactory: (spool: SpoolService, queue: QueueRepository, queues: GatewayQueues) =>
+            new AcceptanceService(
+              { hostname: config.hostname, queueLifetimeMs: config.delivery.queueLifetimeMs, stageTimeoutMs: Math.min(config.stepTimeoutMs, 30_000) },
+              spool,
+              queue,
+              queues,
+              metrics,
+              logger,
+              clock,
+            ),
+          inject: [SpoolService, QueueRepository, GatewayQueues],
+        },
+        {
+          provide: GatewayListeners,
+          useFactory: async (acceptor: AcceptanceService, keystore: HsmKeystore) => {
+            const tls = await hsmListenerTls(config, keystore);
+            const auth = config.submission.authFile ? SubmissionAuthFile.load(config.submission.authFile) : undefined;
+            const common = { config, acceptor, metrics, logger, tls, clock };
+            return new GatewayListeners(new SmtpListener({ ...common, name: 'smtp' }), new SmtpListener({ ...common, name: 'submission', ...(auth ? { auth } : {}) }));
+          },
+          inject: [AcceptanceService, HsmKeystore],
+        },
+        {
+          provide: MetricsServer,
+          useFactory: (health: HsmHealthCheck, ds: DataSource, queues: GatewayQueues) =>
+            new MetricsServer(metrics, {
+              hsm: async () => {
+                const r = await health.check();
+                return r.ready ? { ready: true } : { ready: false, detail: `${r.code ?? 'UNKNOWN'}: ${r.detail ?? ''}` };
+              },
+              database: async () => {
+                await ds.query('SELECT 1');
+                return { ready: true };
+              },
+              // a real round trip through the queue's own connection (a hung Redis times out the check)
+              redis: async () => {
+                await queues.process.getJobCounts('wait');
+                return { ready: true };
+              },
+            }),
+          inject: [HsmHealthCheck, DATA_SOURCE, GatewayQueues],
+        },
+        GatewayLifecycle,
+      ],
+      exports: [GatewayLifecycle],
+    };
+  }
+}
