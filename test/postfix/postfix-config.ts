@@ -149,6 +149,7 @@ export function renderPostfixConfig(layout: PostfixLayout, port: number, options
     delay_warning_time: '0h',
     smtpd_error_sleep_time: '0s',
     smtp_tls_security_level: options.smtpTlsSecurityLevel ?? 'may',
+    smtp_tls_loglevel: 1,
   };
   if (options.smtpTlsCaFile) main.smtp_tls_CAfile = options.smtpTlsCaFile;
   if (options.tls) {
