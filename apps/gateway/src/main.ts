@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   try {
     const app = await NestFactory.createApplicationContext(GatewayModule.forRoot(config, logger), { logger: ['error', 'warn'], abortOnError: false });
-    app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+    // process.exit (not re-raising the signal) so that pino's asynchronous stdout is flushed on exit
+    app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   } catch (error) {
     logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'gateway failed to start');
     // pino writes asynchronously to stdout: give it a moment before leaving
