@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { freePort } from './free-port';
 import { listMaildirFiles, readDelivered, type DeliveredMessage } from './maildir';
 import { MAILBOX_GID, MAILBOX_UID, postfixLayout, renderPostfixConfig, type PostfixLayout, type PostfixOptions } from './postfix-config';
-import { stopProcessGroup } from './process-group';
+import { groupCpuSeconds, stopProcessGroup } from './process-group';
 import { registerPeer } from './process-registry';
 
 const execFileAsync = promisify(execFile);
@@ -45,6 +45,8 @@ export interface PostfixInstance {
   deliveredMessages(recipient?: string): Promise<DeliveredMessage[]>;
   /** The instance's maillog so far. */
   log(): Promise<string>;
+  /** CPU seconds all of this instance's processes have used so far (benchmarks). */
+  cpuSeconds(): number;
 }
 
 const QUEUES = ['maildrop', 'incoming', 'active', 'deferred', 'hold'];
@@ -209,6 +211,9 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
     },
     log() {
       return readLog(layout.logFile);
+    },
+    cpuSeconds() {
+      return groupCpuSeconds(pid);
     },
   };
   return instance;

@@ -42,3 +42,26 @@ export async function stopProcessGroup(pgid: number, graceMs = 5000): Promise<vo
     await sleep(10);
   }
 }
+
+/**
+ * CPU seconds (user + system) used so far by a process group: its living members plus the
+ * children its leader has reaped (cutime/cstime). Linux /proc; clock ticks assumed 100/s.
+ */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // After "(comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) !== pgid) continue;
+    ticks += Number(f[11]) + Number(f[12]);
+    if (Number(entry) === pgid) ticks += Number(f[13]) + Number(f[14]);
+  }
+  return ticks / 100;
+}
