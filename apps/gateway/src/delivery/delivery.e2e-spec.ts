@@ -135,6 +135,8 @@ beforeAll(async () => {
     SMTP_COMMAND_TIMEOUT: '10s',
     QUEUE_PREFIX: `dt-${randomBytes(4).toString('hex')}`,
     HSM_PIN: process.env['HSM_PIN'] ?? '1234',
+    // no HSM here: ignore a SOFTHSM2_CONF that an earlier test file (same process) pointed at its token
+    SOFTHSM2_CONF: undefined,
   };
   config = { ...gatewayConfigFromEnv(env), db: db.config };
 

@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 it('wires the pipeline and delivery from the shared tokens, runs the workers, and stops them at shutdown', async () => {
-  const config = { ...gatewayConfigFromEnv({ ...process.env, HSM_PIN: '1234', QUEUE_PREFIX: `dm-${randomBytes(4).toString('hex')}` }), db: db.config };
+  const config = { ...gatewayConfigFromEnv({ ...process.env, SOFTHSM2_CONF: undefined, HSM_PIN: '1234', QUEUE_PREFIX: `dm-${randomBytes(4).toString('hex')}` }), db: db.config };
   @Global()
   @Module({
     providers: [
