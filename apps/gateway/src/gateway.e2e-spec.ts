@@ -2,105 +2,41 @@
 // config, against a fresh SoftHSM token, PostgreSQL database and Redis queue prefix: STARTTLS with
 // the HSM-held key, readiness, acceptance, SIGTERM letting an in-flight session finish, and a clear
 // boot failure when node lacks the provider config.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_PROVIDER, hsmTlsNodeFlags, HsmKeystore, keyLabel, writeOpensslProviderConfig } from '@lib/hsm';
+import { X509Certificate } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
+import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayProcessOptions, type GatewayToken } from '../../../test/gateway/gateway-process';
 import { SmtpDialog } from '../../../test/gateway/smtp-dialog';
-import { createTestToken, useTokenInThisProcess, type TestToken } from '../../../test/hsm/softhsm-token';
 
 jest.setTimeout(60_000);
 
-const ROOT = join(__dirname, '..', '..', '..');
-let token: TestToken;
+let token: GatewayToken;
 let db: TestDatabase;
 let certPem: string;
-let env: Record<string, string>;
-let opensslConfig: string;
-
-interface Gateway {
-  child: ChildProcess;
-  ports: { smtp: number; submission: number; metrics: number };
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startGateway(withProvider: boolean): Promise<Gateway> {
-  const child = spawn(
-    process.execPath,
-    [...(withProvider ? hsmTlsNodeFlags(opensslConfig) : []), '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'apps/gateway/src/main.ts')],
-    { cwd: ROOT, env: { PATH: '/usr/local/bin:/usr/bin:/bin', TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway not ready: ${out}`));
-    }, 40_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const ready = out.split('\n').find((l) => l.includes('"msg":"gateway ready"'));
-      if (ready) {
-        clearTimeout(timer);
-        const r = JSON.parse(ready) as { smtp: number; submission: number; metrics: number };
-        resolve({ child, ports: { smtp: r.smtp, submission: r.submission, metrics: r.metrics }, output: () => out, exited });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      resolve({ child, ports: { smtp: 0, submission: 0, metrics: 0 }, output: () => out, exited });
-    });
-  });
-}
-
-let gateway: Gateway;
+let options: GatewayProcessOptions;
+let gateway: GatewayProcess;
 
 beforeAll(async () => {
-  token = createTestToken();
-  await useTokenInThisProcess(token);
-  const keystore = HsmKeystore.open(token.config());
-  try {
-    await keystore.ensureKey('tls-ecdsa');
-    await keystore.ensureKey('user-kek');
-    certPem = (await createSelfSignedCertificate(keystore, keyLabel('tls-ecdsa'), { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], organization: 'gateway e2e' })).pem;
-  } finally {
-    keystore.close();
-  }
-  writeFileSync(join(token.dir, 'tls-ecdsa.cert.pem'), certPem);
-  opensslConfig = writeOpensslProviderConfig(join(token.dir, 'openssl-pkcs11.cnf'), { providerPath: DEFAULT_OPENSSL_PKCS11_PROVIDER, modulePath: token.modulePath, pinFile: token.pinFile });
+  token = await createGatewayToken();
+  certPem = token.certPem;
   db = await createTestDatabase();
-  env = {
-    ...token.env,
-    DB_NAME: db.name,
-    QUEUE_PREFIX: `t-gw-${randomBytes(4).toString('hex')}`,
-    ORG_DOMAIN: 'example.test',
-    GATEWAY_HOSTNAME: 'gw.example.test',
-    SMTP_PORT: '0',
-    SUBMISSION_PORT: '0',
-    METRICS_PORT: '0',
-    TLS_CERT_FILE: join(token.dir, 'tls-ecdsa.cert.pem'),
-    SPOOL_DIR: mkdtempSync(join(tmpdir(), 'gw-e2e-spool-')),
-    // nothing listens there: deliveries defer, which this test does not look at
-    LEGACY_HOST: '127.0.0.1',
-    LEGACY_PORT: '9',
-    RECOVERY_INTERVAL: '1h',
-    SHUTDOWN_GRACE: '15s',
+  options = {
+    token,
+    db: db.config,
+    env: {
+      // nothing listens there: deliveries defer, which this test does not look at
+      LEGACY_HOST: '127.0.0.1',
+      LEGACY_PORT: '9',
+      RECOVERY_INTERVAL: '1h',
+      SHUTDOWN_GRACE: '15s',
+    },
   };
-  gateway = await startGateway(true);
+  gateway = await startGatewayProcess(options);
   expect(gateway.ports.smtp).toBeGreaterThan(0);
 });
 
 afterAll(async () => {
-  if (gateway && gateway.child.exitCode === null && gateway.child.signalCode === null) {
-    gateway.child.kill('SIGKILL');
-    await gateway.exited;
-  }
+  if (gateway?.running()) await gateway.crash();
+  if (gateway) removeSpoolDir(gateway.spoolDir);
   await db?.drop();
   token?.cleanup();
 });
@@ -135,7 +71,7 @@ it('on SIGTERM refuses new connections but lets a session inside DATA finish wit
   await dialog.cmd('RCPT TO:<someone@elsewhere.test>');
   expect((await dialog.cmd('DATA')).code).toBe(354);
   dialog.write('Subject: in flight\r\n\r\nfirst half\r\n');
-  gateway.child.kill('SIGTERM');
+  gateway.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
   await expect(SmtpDialog.open(gateway.ports.submission)).rejects.toThrow(/ECONNREFUSED/);
   dialog.write('second half\r\n.\r\n');
@@ -147,8 +83,12 @@ it('on SIGTERM refuses new connections but lets a session inside DATA finish wit
 });
 
 it('refuses to start, saying why, when node lacks the pkcs11-provider OpenSSL config', async () => {
-  const failed = await startGateway(false);
-  const exit = await failed.exited;
-  expect(exit.code).toBe(1);
-  expect(failed.output()).toContain('node was not started with the OpenSSL pkcs11-provider config');
+  const failed = await startGatewayProcess({ ...options, withProvider: false });
+  try {
+    const exit = await failed.exited;
+    expect(exit.code).toBe(1);
+    expect(failed.output()).toContain('node was not started with the OpenSSL pkcs11-provider config');
+  } finally {
+    removeSpoolDir(failed.spoolDir);
+  }
 });
