@@ -6,7 +6,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash scripts/setup/services.sh
-[ -f scripts/setup/softhsm.sh ] && bash scripts/setup/softhsm.sh
+bash scripts/setup/softhsm.sh
+bash scripts/setup/postfix.sh
 bash scripts/setup/node-deps.sh
 
 echo '== build, type-check, lint, import rules'
