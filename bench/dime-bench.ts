@@ -4,7 +4,7 @@
 // same run with the fastest implementations here (libsecp256k1 binding, node:crypto/OpenSSL).
 // The ratio primitive-time / library-time says how close the library is to the limit.
 //   npm run bench:dime            (writes bench/results/dime-bench.json)
-import { createCipheriv, createDecipheriv, createHash, randomBytes, sign as edSign, verify as edVerify, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, sign as edSign, verify as edVerify, createPrivateKey, createPublicKey } from 'node:crypto';
 import * as secp from 'secp256k1';
 import {
   ChunkType,
@@ -123,21 +123,21 @@ function primitivePlans(frame: { chunks: MessageChunkFrame[] }, authorSeed: Buff
 
   const seal = () => {
     secp.publicKeyCreate(ephemeral, true);
-    for (const p of peers) secp.ecdh(p, ephemeral, ecdhOpt, ecdhOut);
+    for (const p of peers) hash('sha512', secp.ecdh(p, ephemeral, ecdhOpt, ecdhOut), 'buffer');
     randomBytes(randomTotal);
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i]!;
       if (c.type === ChunkType.ephemeral) continue;
       if (STANDARD.has(c.type)) edSign(null, payloads[i]!.subarray(64), edKey);
       aes(false, payloads[i]!);
-      if (c.type < ChunkType.authorTreeSig) createHash('sha512').update(serialized[i]!).digest();
+      if (c.type < ChunkType.authorTreeSig) hash('sha512', serialized[i]!, 'buffer');
     }
     for (const slots of slotsPerActor) ecb(false, slots);
     edSign(null, treeInput, edKey);
     edSign(null, fullInput, edKey);
   };
   const originSignPrimitive = () => {
-    secp.ecdh(peers[1]!, ephemeral, ecdhOpt, ecdhOut);
+    hash('sha512', secp.ecdh(peers[1]!, ephemeral, ecdhOpt, ecdhOut), 'buffer');
     for (const input of [meta, display, originFull]) {
       aes(true, slot);
       edSign(null, input, orgKey);
@@ -145,14 +145,14 @@ function primitivePlans(frame: { chunks: MessageChunkFrame[] }, authorSeed: Buff
     }
   };
   const open = () => {
-    secp.ecdh(peers[3]!, ephemeral, ecdhOpt, ecdhOut);
+    hash('sha512', secp.ecdh(peers[3]!, ephemeral, ecdhOpt, ecdhOut), 'buffer');
     ecb(true, recipientSlots);
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i]!;
       if (c.type === ChunkType.ephemeral) continue;
       aes(true, payloads[i]!);
       if (STANDARD.has(c.type)) edVerify(null, payloads[i]!.subarray(64), edPub, sig);
-      if (c.type < ChunkType.authorTreeSig) createHash('sha512').update(serialized[i]!).digest();
+      if (c.type < ChunkType.authorTreeSig) hash('sha512', serialized[i]!, 'buffer');
     }
     edVerify(null, treeInput, edPub, sig);
     edVerify(null, fullInput, edPub, sig);

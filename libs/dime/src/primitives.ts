@@ -16,6 +16,8 @@ export const SECP256K1_PRIVATE_LENGTH = 32;
 export const SECP256K1_PUBLIC_LENGTH = 33;
 
 export function sha512(...parts: Uint8Array[]): Buffer {
+  // One-shot hashing skips the Hash object (a stream) that createHash builds: cheaper per call.
+  if (parts.length === 1) return crypto.hash('sha512', parts[0] as Uint8Array, 'buffer');
   const h = crypto.createHash('sha512');
   for (const p of parts) h.update(p);
   return h.digest();

@@ -1,7 +1,7 @@
 // What each D/MIME message-level signature covers (DIGEST.md §6.5). All inputs are the serialized,
 // encrypted chunks (type ‖ len ‖ payload ‖ keyslots); since chunks are in ascending type order,
 // every input except the tree signature's is one contiguous slice of the message (views, no copies).
-import { createHash } from 'node:crypto';
+import { sha512 } from '../primitives';
 import { ChunkType, MESSAGE_HEADER_LENGTH, endOfChunksThrough } from './message-chunk';
 import type { MessageFrame } from './message.types';
 
@@ -25,10 +25,7 @@ export function treeSignatureInput(message: Buffer, chunks: readonly ChunkSpan[]
   const out = Buffer.alloc(covered.length * HASH_LENGTH);
   let pos = 0;
   for (const c of covered) {
-    createHash('sha512')
-      .update(message.subarray(c.offset, c.offset + c.length))
-      .digest()
-      .copy(out, pos * HASH_LENGTH);
+    sha512(message.subarray(c.offset, c.offset + c.length)).copy(out, pos * HASH_LENGTH);
     if (c.type !== ChunkType.destination) pos++;
   }
   return out;
