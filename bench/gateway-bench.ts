@@ -1,0 +1,370 @@
+// The gateway against plain Postfix, same load, same run: 10 KB messages from 10 and 50 concurrent
+// senders, one message per connection and with connection reuse, into the gateway's submission
+// listener and delivered (STATIC_ROUTES) to Postfix's smtp-sink; next to it, in alternating order,
+// Postfix relaying the same load to its own sink (runPostfixRelayBaseline). Reports accept rate,
+// p50/p99 accept latency (timed on the client socket: final dot written -> 250 read), end-to-end
+// rate (first send -> last message at the sink), CPU per message of the gateway process, of its
+// PostgreSQL backends and of its (private) Redis, and the gateway's own latency histograms.
+//   npm run bench:gateway -- [--messages N] [--rounds R] [--quick] [--log-level L] [--cpu-prof DIR]
+//   (writes bench/results/gateway-bench.json; needs PostgreSQL, redis-server, SoftHSM, Postfix)
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { cpus } from 'node:os';
+import { createTestDatabase, type TestDatabase } from '../test/database';
+import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
+import { freePort } from '../test/postfix/free-port';
+import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/process-group';
+import { registerPeer } from '../test/postfix/process-registry';
+import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
+import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
+import { printTable, writeResults } from './bench-util';
+import { POSTFIX_THROUGHPUT_TUNING, runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
+import { diffHistograms, histogramQuantile, parseHistogram, type HistogramSeries } from './prometheus-text';
+import { ServiceCpuSampler } from './service-cpu';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const MESSAGE_SIZE = 10 * 1024;
+const SINK_DOMAIN = 'remote.test';
+
+interface Options {
+  messages: number;
+  rounds: number;
+  warmup: number;
+  logLevel: string;
+  cpuProfDir: string | undefined;
+  env: Record<string, string>;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at === -1 ? undefined : argv[at + 1];
+  };
+  const quick = argv.includes('--quick');
+  const int = (name: string, fallback: number): number => {
+    const v = value(name);
+    const n = v === undefined ? fallback : Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`${name} expects a positive integer`);
+    return n;
+  };
+  const messages = int('--messages', quick ? 300 : 2000);
+  // extra gateway settings: --env KEY=VALUE (repeatable), to try tunings without editing code
+  const env: Record<string, string> = {};
+  argv.forEach((a, i) => {
+    if (a !== '--env') return;
+    const kv = argv[i + 1] ?? '';
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new RangeError('--env expects KEY=VALUE');
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  });
+  return {
+    messages,
+    rounds: int('--rounds', quick ? 1 : 2),
+    warmup: int('--warmup', Math.min(quick ? 100 : 300, messages)),
+    logLevel: value('--log-level') ?? 'info',
+    cpuProfDir: value('--cpu-prof'),
+    env,
+  };
+}
+
+/** A private redis-server (no persistence, like the test machine's shared one) so its CPU is the gateway's alone. */
+async function startRedis(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  if (child.pid === undefined) throw new Error('redis-server did not start');
+  const unregister = registerPeer({ pid: child.pid });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 100) throw new Error('redis-server does not answer');
+    await sleep(50);
+  }
+  return {
+    port,
+    pid: child.pid,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      unregister();
+    },
+  };
+}
+
+interface Cell {
+  concurrency: number;
+  reuseConnections: boolean;
+}
+
+export interface GatewayRunResult {
+  msgPerSec: number;
+  acceptP50Ms: number;
+  acceptP99Ms: number;
+  acceptMeanMs: number;
+  acceptMaxMs: number;
+  endToEndMsgPerSec: number;
+  gatewayCpuMsPerMsg: number;
+  postgresCpuMsPerMsg: number;
+  /** WAL writer, checkpointer, other databases: shared with other jobs, indicative only. */
+  postgresSharedCpuMsPerMsg: number;
+  redisCpuMsPerMsg: number;
+  clientCpuMsPerMsg: number;
+  otherCpuPercent: number;
+  sent: number;
+  errors: number;
+  firstError?: string;
+  /** The gateway's own histograms over this run: seconds. */
+  stages: Record<string, { count: number; meanMs: number; p50Ms: number; p99Ms: number }>;
+}
+
+class GatewayBench {
+  private constructor(
+    readonly gateway: GatewayProcess,
+    readonly sink: SmtpSink,
+    private readonly db: TestDatabase,
+    private readonly token: GatewayToken,
+    private readonly redis: Awaited<ReturnType<typeof startRedis>>,
+  ) {}
+
+  static async start(options: Options): Promise<GatewayBench> {
+    const token = await createGatewayToken();
+    const db = await createTestDatabase('dime_bench');
+    const redis = await startRedis();
+    const sink = await startSmtpSink({ hostname: 'sink.test' });
+    const env: Record<string, string> = {
+      STATIC_ROUTES: `${SINK_DOMAIN}=127.0.0.1:${sink.port}`,
+      // the sink offers no STARTTLS; Postfix's side relays in plaintext too (smtp_tls_security_level=none)
+      DEFAULT_TLS_POLICY: 'opportunistic',
+      LOG_LEVEL: options.logLevel,
+      RECOVERY_INTERVAL: '1h',
+      MAX_CONNECTIONS: '1000',
+      ...options.env,
+    };
+    if (options.cpuProfDir) env['NODE_OPTIONS'] = `--cpu-prof --cpu-prof-dir=${options.cpuProfDir}`;
+    const gateway = await startGatewayProcess({ token, db: db.config, redis: { port: redis.port }, env });
+    if (!gateway.ready) throw new Error(`gateway did not start:\n${gateway.output().slice(-4000)}`);
+    return new GatewayBench(gateway, sink, db, token, redis);
+  }
+
+  private async scrape(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.gateway.ports.metrics}/metrics`)).text();
+  }
+
+  /** Waits until the gateway's CPU stops rising (the queue's tail: bookkeeping after the sink's 250). */
+  private async settle(): Promise<void> {
+    let last = processCpuSeconds(this.gateway.pid);
+    for (let quiet = 0, i = 0; quiet < 2 && i < 50; i++) {
+      await sleep(200);
+      const now = processCpuSeconds(this.gateway.pid);
+      quiet = now - last <= 0.01 ? quiet + 1 : 0;
+      last = now;
+    }
+  }
+
+  async run(cell: Cell, messages: number, warmup: number, message: Buffer): Promise<GatewayRunResult> {
+    const load = { port: this.gateway.ports.submission, concurrency: cell.concurrency, message, reuseConnections: cell.reuseConnections, to: (i: number) => `rcpt${i % 100}@${SINK_DOMAIN}` };
+    if (warmup > 0) {
+      const start = this.sink.count();
+      const w = await runSmtpLoad({ ...load, messages: warmup });
+      await this.sink.waitForCount(start + w.sent, 120_000);
+      await this.settle();
+    }
+    const before = this.sink.count();
+    const metricsBefore = await this.scrape();
+    const sampler = new ServiceCpuSampler(this.db.name, { redis: this.redis.pid });
+    sampler.start();
+    const machineBefore = machineBusyCpuSeconds();
+    const sinkBefore = processCpuSeconds(this.sink.pid);
+    const gwBefore = processCpuSeconds(this.gateway.pid);
+    const clientBefore = process.cpuUsage();
+    const run = await runSmtpLoad({ ...load, messages });
+    await this.sink.waitForCount(before + run.sent, 300_000);
+    const deliveredNs = process.hrtime.bigint();
+    const client = process.cpuUsage(clientBefore);
+    await this.settle();
+    const gwCpu = processCpuSeconds(this.gateway.pid) - gwBefore;
+    const services = sampler.stop();
+    const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
+    const machineCpu = machineBusyCpuSeconds() - machineBefore;
+    const metricsAfter = await this.scrape();
+
+    const clientCpu = (client.user + client.system) / 1e6;
+    const pgCpu = services[`postgres:${this.db.name}`] ?? 0;
+    const pgShared = services['postgres:other'] ?? 0;
+    const redisCpu = services['pid:redis'] ?? 0;
+    const elapsed = Number(process.hrtime.bigint() - run.startNs) / 1e9;
+    const otherCpu = Math.max(0, machineCpu - gwCpu - pgCpu - pgShared - redisCpu - sinkCpu - clientCpu);
+    const endToEndSeconds = Number(deliveredNs - run.startNs) / 1e9;
+    const n = Math.max(1, run.sent);
+    const perMsg = (s: number) => (s * 1000) / n;
+    return {
+      msgPerSec: run.msgPerSec,
+      acceptP50Ms: percentile(run.acceptMs, 50),
+      acceptP99Ms: percentile(run.acceptMs, 99),
+      acceptMeanMs: run.acceptMs.reduce((s, x) => s + x, 0) / Math.max(1, run.acceptMs.length),
+      acceptMaxMs: run.acceptMs[run.acceptMs.length - 1] ?? Number.NaN,
+      endToEndMsgPerSec: run.sent / endToEndSeconds,
+      gatewayCpuMsPerMsg: perMsg(gwCpu),
+      postgresCpuMsPerMsg: perMsg(pgCpu),
+      postgresSharedCpuMsPerMsg: perMsg(pgShared),
+      redisCpuMsPerMsg: perMsg(redisCpu),
+      clientCpuMsPerMsg: perMsg(clientCpu),
+      otherCpuPercent: (100 * otherCpu) / (elapsed * cpus().length),
+      sent: run.sent,
+      errors: run.errors,
+      ...(run.firstError !== undefined ? { firstError: run.firstError } : {}),
+      stages: stagesOf(metricsBefore, metricsAfter),
+    };
+  }
+
+  async stop(): Promise<void> {
+    const exit = await this.gateway.stop();
+    if (exit.code !== 0) console.error(`gateway exit ${JSON.stringify(exit)}:\n${this.gateway.output().slice(-2000)}`);
+    removeSpoolDir(this.gateway.spoolDir);
+    await this.sink.stop();
+    await this.redis.stop();
+    await this.db.drop();
+    this.token.cleanup();
+  }
+}
+
+/** The gateway's latency histograms over one run, keyed by a short name. */
+function stagesOf(before: string, after: string): GatewayRunResult['stages'] {
+  const out: GatewayRunResult['stages'] = {};
+  const add = (key: string, s: HistogramSeries) => {
+    out[key] = { count: s.count, meanMs: (1000 * s.sum) / s.count, p50Ms: 1000 * histogramQuantile(s, 0.5), p99Ms: 1000 * histogramQuantile(s, 0.99) };
+  };
+  const families: [string, (labels: string) => string][] = [
+    ['dime_gateway_accept_latency_seconds', (l) => `accept ${/listener="([^"]*)"/.exec(l)?.[1] ?? l}`],
+    ['dime_gateway_accept_stage_seconds', (l) => `accept/${/stage="([^"]*)"/.exec(l)?.[1] ?? l}`],
+    ['dime_gateway_pipeline_step_seconds', (l) => `step/${/step="([^"]*)"/.exec(l)?.[1] ?? l}${/outcome="ok"/.test(l) ? '' : ` (${/outcome="([^"]*)"/.exec(l)?.[1]})`}`],
+    ['dime_gateway_delivery_latency_seconds', (l) => `delivery ${/route="([^"]*)"/.exec(l)?.[1] ?? l}`],
+  ];
+  for (const [name, key] of families) {
+    for (const s of diffHistograms(parseHistogram(after, name), parseHistogram(before, name))) add(key(s.labels), s);
+  }
+  return out;
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+/** Relative spread of the rounds: (max - min) / mean, percent. */
+const spread = (xs: readonly number[]) => (xs.length < 2 ? 0 : (100 * (Math.max(...xs) - Math.min(...xs))) / mean(xs));
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const message = makeTestMessage(MESSAGE_SIZE, 'sender@origin.test', `rcpt@${SINK_DOMAIN}`);
+  const cells: Cell[] = [];
+  for (const reuseConnections of [true, false]) for (const concurrency of [10, 50]) cells.push({ concurrency, reuseConnections });
+
+  const bench = await GatewayBench.start(options);
+  const gw = new Map<Cell, GatewayRunResult[]>(cells.map((c) => [c, []]));
+  const pf = new Map<Cell, PostfixRelayBaselineResult[]>(cells.map((c) => [c, []]));
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      for (const cell of cells) {
+        // alternate which system goes first, so drift in the machine's load hits both alike
+        const order = round % 2 === 0 ? (['gateway', 'postfix'] as const) : (['postfix', 'gateway'] as const);
+        for (const system of order) {
+          const label = `round ${round + 1}/${options.rounds}, ${cell.concurrency} senders, ${cell.reuseConnections ? 'reused' : 'one per msg'}: ${system}`;
+          process.stderr.write(`${label} ...`);
+          if (system === 'gateway') {
+            const r = await bench.run(cell, options.messages, options.warmup, message);
+            gw.get(cell)!.push(r);
+            process.stderr.write(` ${r.endToEndMsgPerSec.toFixed(0)} msg/s end to end, p99 ${r.acceptP99Ms.toFixed(1)} ms, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}\n`);
+          } else {
+            const r = await runPostfixRelayBaseline({ concurrency: cell.concurrency, messages: options.messages, messageSize: MESSAGE_SIZE, reuseConnections: cell.reuseConnections, warmup: options.warmup });
+            pf.get(cell)!.push(r);
+            process.stderr.write(` ${r.endToEndMsgPerSec.toFixed(0)} msg/s end to end, p99 ${r.acceptP99Ms.toFixed(1)} ms, ${r.errors} errors\n`);
+          }
+        }
+      }
+    }
+  } finally {
+    await bench.stop();
+  }
+
+  const rows = cells.map((cell) => {
+    const g = gw.get(cell)!;
+    const p = pf.get(cell)!;
+    const m = (rs: readonly object[], k: string) => mean(rs.map((r) => (r as Record<string, number>)[k]!));
+    return {
+      concurrency: cell.concurrency,
+      reuseConnections: cell.reuseConnections,
+      gateway: {
+        endToEndMsgPerSec: m(g, 'endToEndMsgPerSec'),
+        endToEndSpreadPercent: spread(g.map((r) => r.endToEndMsgPerSec)),
+        msgPerSec: m(g, 'msgPerSec'),
+        acceptP50Ms: m(g, 'acceptP50Ms'),
+        acceptP99Ms: m(g, 'acceptP99Ms'),
+        acceptP99SpreadPercent: spread(g.map((r) => r.acceptP99Ms)),
+        gatewayCpuMsPerMsg: m(g, 'gatewayCpuMsPerMsg'),
+        postgresCpuMsPerMsg: m(g, 'postgresCpuMsPerMsg'),
+        postgresSharedCpuMsPerMsg: m(g, 'postgresSharedCpuMsPerMsg'),
+        redisCpuMsPerMsg: m(g, 'redisCpuMsPerMsg'),
+        otherCpuPercent: m(g, 'otherCpuPercent'),
+        errors: g.reduce((s, r) => s + r.errors, 0),
+        runs: g,
+      },
+      postfix: {
+        endToEndMsgPerSec: m(p, 'endToEndMsgPerSec'),
+        endToEndSpreadPercent: spread(p.map((r) => r.endToEndMsgPerSec)),
+        msgPerSec: m(p, 'msgPerSec'),
+        acceptP50Ms: m(p, 'acceptP50Ms'),
+        acceptP99Ms: m(p, 'acceptP99Ms'),
+        acceptP99SpreadPercent: spread(p.map((r) => r.acceptP99Ms)),
+        postfixCpuMsPerMsg: m(p, 'postfixCpuMsPerMsg'),
+        otherCpuPercent: m(p, 'otherCpuPercent'),
+        errors: p.reduce((s, r) => s + r.errors, 0),
+        runs: p,
+      },
+    };
+  });
+
+  const title = `Gateway vs Postfix (same run), ${MESSAGE_SIZE / 1024} KB messages, ${options.messages} per run, mean of ${options.rounds} round(s) (spread = (max-min)/mean)`;
+  printTable(
+    title,
+    ['senders', 'connections', 'system', 'e2e msg/s', 'e2e spread %', 'accepted msg/s', 'p50 ms', 'p99 ms', 'p99 spread %', 'cpu ms/msg', 'pg ms/msg', 'redis ms/msg', 'other cpu %', 'errors'],
+    rows.flatMap((r) => [
+      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'gateway', r.gateway.endToEndMsgPerSec, r.gateway.endToEndSpreadPercent, r.gateway.msgPerSec, r.gateway.acceptP50Ms, r.gateway.acceptP99Ms, r.gateway.acceptP99SpreadPercent, r.gateway.gatewayCpuMsPerMsg, r.gateway.postgresCpuMsPerMsg, r.gateway.redisCpuMsPerMsg, r.gateway.otherCpuPercent, String(r.gateway.errors)],
+      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'postfix', r.postfix.endToEndMsgPerSec, r.postfix.endToEndSpreadPercent, r.postfix.msgPerSec, r.postfix.acceptP50Ms, r.postfix.acceptP99Ms, r.postfix.acceptP99SpreadPercent, r.postfix.postfixCpuMsPerMsg, '-', '-', r.postfix.otherCpuPercent, String(r.postfix.errors)],
+    ]),
+  );
+  printTable(
+    'Gateway / Postfix (goal: e2e ratio >= 1, p99 ratio <= 2)',
+    ['senders', 'connections', 'e2e ratio', 'p99 ratio', 'cpu ratio (gateway+pg+redis / postfix)'],
+    rows.map((r) => [
+      String(r.concurrency),
+      r.reuseConnections ? 'reused' : 'one per msg',
+      r.gateway.endToEndMsgPerSec / r.postfix.endToEndMsgPerSec,
+      r.gateway.acceptP99Ms / r.postfix.acceptP99Ms,
+      (r.gateway.gatewayCpuMsPerMsg + r.gateway.postgresCpuMsPerMsg + r.gateway.redisCpuMsPerMsg) / r.postfix.postfixCpuMsPerMsg,
+    ]),
+  );
+  // where the gateway's time goes: its own histograms, last round of each cell
+  const stageNames = [...new Set(rows.flatMap((r) => r.gateway.runs.flatMap((x) => Object.keys(x.stages))))];
+  printTable(
+    'Gateway histograms (last round of each cell): mean / p99 ms (p99 interpolated inside buckets)',
+    ['stage', ...rows.map((r) => `${r.concurrency} ${r.reuseConnections ? 'reused' : 'one/msg'}`)],
+    stageNames.map((name) => [
+      name,
+      ...rows.map((r) => {
+        const s = r.gateway.runs[r.gateway.runs.length - 1]?.stages[name];
+        return s ? `${s.meanMs.toFixed(2)} / ${s.p99Ms.toFixed(1)}` : '-';
+      }),
+    ]),
+  );
+  console.log(`\nPostgreSQL shared processes (WAL writer, checkpointer, other jobs' databases) during gateway runs: ${rows.map((r) => r.gateway.postgresSharedCpuMsPerMsg.toFixed(2)).join(' / ')} ms/msg (indicative only)`);
+  console.log(`Postfix tuning: ${Object.entries(POSTFIX_THROUGHPUT_TUNING).map(([k, v]) => `${k}=${v}`).join(', ')}; gateway log level ${options.logLevel}${Object.keys(options.env).length ? `, env ${JSON.stringify(options.env)}` : ''}`);
+  console.log(`\nwrote ${writeResults('gateway-bench', { options: { ...options, messageSize: MESSAGE_SIZE }, postfixTuning: POSTFIX_THROUGHPUT_TUNING, results: rows })}`);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
