@@ -56,6 +56,15 @@ function trustAnchors(caFile: string | undefined): readonly (string | Buffer)[] 
   return caFile ? [...rootCertificates, readFileSync(caFile)] : rootCertificates;
 }
 
+/**
+ * How long a delivery already accepted by the next hop waits for PostgreSQL to record it. Giving
+ * up fails the job, which is retried and sends the message again, so this outlasts any outage a
+ * restart fixes; only a crash of this process can still cause that duplicate.
+ */
+export const RECORD_DELIVERED_PATIENCE_MS = 10 * 60_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 function codeOf(reply: string, fallback: number): number {
   const n = Number(/^([245]\d\d)\b/.exec(reply)?.[1]);
   return Number.isInteger(n) && n > 0 ? n : fallback;
@@ -63,6 +72,14 @@ function codeOf(reply: string, fallback: number): number {
 
 export class DeliveryService {
   private readonly semaphore: KeyedSemaphore;
+  /**
+   * One job at a time per (message, route, domain) in this process. After Redis loses its jobs the
+   * recovery sweeper re-enqueues the group of a delivery still in flight here (its job id is gone
+   * from Redis), and BullMQ may hand out a job whose lock it lost; run concurrently, both would
+   * read the recipients as open and send the message twice. Serialised, the second finds them
+   * final (or past its attempt) and does nothing.
+   */
+  private readonly groups = new KeyedSemaphore(1);
   private readonly remoteCa: readonly (string | Buffer)[];
   private readonly legacyCa: readonly (string | Buffer)[];
   private readonly clock: () => number;
@@ -80,6 +97,10 @@ export class DeliveryService {
   }
 
   async deliver(job: DeliverJobData): Promise<void> {
+    return this.groups.run(`${job.messageId}/${job.route}/${job.domain}`, () => this.deliverGroup(job));
+  }
+
+  private async deliverGroup(job: DeliverJobData): Promise<void> {
     const { queue } = this.deps;
     const message = await queue.findMessage(job.messageId);
     if (!message || message.state === 'done') return;
@@ -150,11 +171,27 @@ export class DeliveryService {
     });
   }
 
-  /** Runs on the server's 2xx to the message, before QUIT. */
+  /**
+   * Runs on the server's 2xx to the message, before QUIT. The message is at the next hop now, so a
+   * failing update (PostgreSQL down or restarting) is retried here rather than failing the job,
+   * whose retry would deliver the message a second time.
+   */
   private async delivered(message: QueuedMessage, recipients: readonly QueuedRecipient[], reply: string, route: DeliverJobData['route'], host: string, log: GatewayLogger): Promise<void> {
     if (recipients.length === 0) return;
     const now = this.clock();
-    await this.deps.queue.markDelivered(recipients.map((r) => r.id), reply, new Date(now));
+    const ids = recipients.map((r) => r.id);
+    // wall-clock patience (not this.clock, which tests may freeze)
+    const giveUpAt = Date.now() + RECORD_DELIVERED_PATIENCE_MS;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        await this.deps.queue.markDelivered(ids, reply, new Date(now));
+        break;
+      } catch (err) {
+        if (Date.now() >= giveUpAt) throw err;
+        log.warn({ err: (err as Error).message, retryInMs: wait }, 'delivered but not yet recorded; retrying the database update');
+        await sleep(wait);
+      }
+    }
     const latency = (now - message.receivedAt.getTime()) / 1000;
     for (let i = 0; i < recipients.length; i++) this.deps.metrics?.deliveryLatency.observe({ route }, latency);
     this.deps.metrics?.delivered.inc({ route }, recipients.length);
