@@ -6,9 +6,10 @@ import { MessageEntity } from './entities/message.entity';
 import { RecipientEntity } from './entities/recipient.entity';
 import { SpoolKeyEntity } from './entities/spool-key.entity';
 import { GatewayQueue1764230400000 } from './migrations/1764230400000-gateway-queue';
+import { AuditTrail1764320000000 } from './migrations/1764320000000-audit-trail';
 
 export const ENTITIES = [MessageEntity, RecipientEntity, DomainPolicyEntity, SpoolKeyEntity];
-export const MIGRATIONS = [GatewayQueue1764230400000];
+export const MIGRATIONS = [GatewayQueue1764230400000, AuditTrail1764320000000];
 
 export function createDataSource(config: DbConfig, options: { applicationName?: string } = {}): DataSource {
   return new DataSource({
@@ -29,10 +30,37 @@ export function createDataSource(config: DbConfig, options: { applicationName?: 
   });
 }
 
-/** Connects and applies pending migrations (each in its own transaction). */
+/**
+ * Applies pending migrations as the owner role (config.migrationUser) over a short-lived
+ * connection of its own, each migration in its own transaction.
+ */
+export async function migrateDatabase(config: DbConfig, options: { applicationName?: string } = {}): Promise<void> {
+  const owner = createDataSource(
+    { ...config, user: config.migrationUser ?? config.user, password: config.migrationPassword ?? config.password, poolSize: 1 },
+    { applicationName: `${options.applicationName ?? 'dime-gateway'}-migrations` },
+  );
+  await owner.initialize();
+  try {
+    await owner.runMigrations({ transaction: 'each' });
+  } finally {
+    await owner.destroy();
+  }
+}
+
+/**
+ * Connects and applies pending migrations (each in its own transaction). With a separate owner
+ * role the migrations run as the owner first and the returned pool uses the runtime role.
+ */
 export async function openDatabase(config: DbConfig, options: { applicationName?: string } = {}): Promise<DataSource> {
+  const separateOwner = config.migrationUser !== undefined && config.migrationUser !== config.user;
+  if (separateOwner) await migrateDatabase(config, options);
   const ds = createDataSource(config, options);
   await ds.initialize();
-  await ds.runMigrations({ transaction: 'each' });
+  try {
+    if (!separateOwner) await ds.runMigrations({ transaction: 'each' });
+  } catch (err) {
+    await ds.destroy();
+    throw err;
+  }
   return ds;
 }

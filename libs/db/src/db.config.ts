@@ -25,15 +25,25 @@ export interface DbConfig {
   readonly host: string;
   readonly port: number;
   readonly database: string;
+  /** The runtime role of this process's pool (DB_USER; `dime_app` in a split deployment). */
   readonly user: string;
   readonly password: DbPassword;
+  /**
+   * The owner role that runs migrations (DB_MIGRATION_USER / DB_MIGRATION_PASSWORD). Absent or
+   * equal to `user`: migrations run on the runtime pool itself (the single-role setup).
+   */
+  readonly migrationUser?: string;
+  readonly migrationPassword?: DbPassword;
   /** Connections in this process's pool (DB_POOL_SIZE, default 10). */
   readonly poolSize: number;
 }
 
 export type DbEnv = Readonly<Record<string, string | undefined>>;
 
-/** From DATABASE_URL (postgres://user:pass@host:port/db) or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD. */
+/**
+ * From DATABASE_URL (postgres://user:pass@host:port/db) or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD,
+ * plus DB_MIGRATION_USER/DB_MIGRATION_PASSWORD for the owner role (default: the runtime role).
+ */
 export function dbConfigFromEnv(env: DbEnv): DbConfig {
   const problems: string[] = [];
   let host = env['DB_HOST'] || '127.0.0.1';
@@ -59,5 +69,17 @@ export function dbConfigFromEnv(env: DbEnv): DbConfig {
   const poolSize = Number(env['DB_POOL_SIZE'] || 10);
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 200) problems.push('DB_POOL_SIZE must be 1..200');
   if (problems.length > 0) throw new Error(`invalid database configuration: ${problems.join('; ')}`);
-  return Object.freeze({ host, port, database, user, password: new DbPassword(password), poolSize });
+  const migrationUser = env['DB_MIGRATION_USER'] || user;
+  // an owner role of its own without its password gets the same default as DB_PASSWORD
+  const migrationPassword = env['DB_MIGRATION_PASSWORD'] ?? (migrationUser === user ? password : 'dime');
+  return Object.freeze({
+    host,
+    port,
+    database,
+    user,
+    password: new DbPassword(password),
+    migrationUser,
+    migrationPassword: new DbPassword(migrationPassword),
+    poolSize,
+  });
 }

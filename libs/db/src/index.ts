@@ -1,7 +1,8 @@
 // libs/db public API: the one schema (entities, migrations) behind thin repositories. TypeORM
 // entity classes do not leave this lib; callers use the plain record types below.
 export { dbConfigFromEnv, DbPassword, type DbConfig, type DbEnv } from './db.config';
-export { createDataSource, openDatabase } from './data-source';
+export { createDataSource, migrateDatabase, openDatabase } from './data-source';
+export { APP_ROLE } from './migrations/1764320000000-audit-trail';
 export type { DataSource } from 'typeorm';
 export type { MessageDirection, MessageState } from './entities/message.entity';
 export type { RecipientRoute, RecipientStatus } from './entities/recipient.entity';
@@ -14,3 +15,11 @@ export {
   type QueuedRecipient,
 } from './queue.repository';
 export { DomainPolicyRepository, SpoolKeyRepository, type StoredSpoolKey } from './policy.repository';
+export {
+  AuditRepository,
+  type AuditChainState,
+  type AuditChainWriter,
+  type AuditCheckpointRecord,
+  type AuditEntryRecord,
+  type AuditSnapshotReader,
+} from './audit.repository';

@@ -111,7 +111,8 @@ describe('QueueRepository', () => {
     try {
       await ds2.initialize();
       await ds2.runMigrations();
-      await ds2.undoLastMigration();
+      // every migration down (later migrations build on the queue tables)
+      for (let i = 0; i < ds2.migrations.length; i++) await ds2.undoLastMigration();
       const tables: { n: string }[] = await ds2.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'messages'`);
       expect(Number(tables[0]!.n)).toBe(0);
       await ds2.runMigrations();
