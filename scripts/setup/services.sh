@@ -10,6 +10,9 @@ REDIS_PORT=${REDIS_PORT:-6379}
 DB_USER=${DB_USER:-dime}
 DB_PASSWORD=${DB_PASSWORD:-dime}
 DB_NAMES=${DB_NAMES:-"dime_gateway dime_gateway_test"}
+# The runtime role (SELECT/INSERT only on the audit tables; grants come with the migrations).
+DB_APP_USER=${DB_APP_USER:-dime_app}
+DB_APP_PASSWORD=${DB_APP_PASSWORD:-dime}
 
 ensure_postgres() {
   if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
@@ -33,6 +36,14 @@ ensure_postgres() {
     log "creating database role $DB_USER"
     "${psql[@]}" -c "CREATE ROLE \"$DB_USER\" LOGIN PASSWORD '$DB_PASSWORD' CREATEDB CREATEROLE"
   fi
+  # a migration may have made it first, NOLOGIN (it never carries a password)
+  case "$("${psql[@]}" -c "SELECT rolcanlogin FROM pg_roles WHERE rolname='$DB_APP_USER'")" in
+    t) ;;
+    f) log "allowing database role $DB_APP_USER to log in"
+       "${psql[@]}" -c "ALTER ROLE \"$DB_APP_USER\" LOGIN PASSWORD '$DB_APP_PASSWORD'" ;;
+    *) log "creating database role $DB_APP_USER"
+       "${psql[@]}" -c "CREATE ROLE \"$DB_APP_USER\" LOGIN PASSWORD '$DB_APP_PASSWORD'" ;;
+  esac
   for db in $DB_NAMES; do
     if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'")" != 1 ]; then
       log "creating database $db"
