@@ -1,6 +1,7 @@
 // Who signs checkpoints and export seals: the HSM's `audit-signing` key (ECDSA P-256) in
-// production. The interface keeps AuditService testable and the verifier free of the HSM.
-import { keyLabel as hsmKeyLabel, type HsmKeystore } from '@lib/hsm';
+// production. The interface keeps AuditService testable, and the type-only import keeps
+// @lib/audit loadable without pkcs11js (the offline verifier needs node:crypto alone).
+import type { HsmKeystore } from '@lib/hsm';
 
 export interface AuditSigner {
   /** The key's label (recorded with each checkpoint). */
@@ -12,9 +13,10 @@ export interface AuditSigner {
 }
 
 export class HsmAuditSigner implements AuditSigner {
+  /** keyLabel: `keyLabel('audit-signing')` of @lib/hsm. */
   constructor(
     private readonly keystore: HsmKeystore,
-    readonly keyLabel: string = hsmKeyLabel('audit-signing'),
+    readonly keyLabel: string,
   ) {}
 
   async publicKeySpki(): Promise<Buffer> {
