@@ -2,6 +2,7 @@
 // no decisions (STYLE.md 7); libs/audit computes hashes and signatures. Appends happen inside
 // withChainLock: one transaction holding a PostgreSQL advisory lock, so writers in any number of
 // processes see the previous head and the chain stays linear.
+import type { ClientBase as PgClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 
 /** One audit_entries row as plain values (seq within Number.MAX_SAFE_INTEGER). */
@@ -100,52 +101,72 @@ const toCheckpoint = (r: CheckpointRow): AuditCheckpointRecord => ({
   signature: r.signature,
 });
 
-async function readState(q: QueryRunner): Promise<AuditChainState> {
-  const rows: { head_seq: string | null; head_hash: Buffer | null; cp_seq: string | null; cp_time: Date | null }[] = await q.query(`
-    SELECT h.seq AS head_seq, h.hash AS head_hash, c.seq AS cp_seq, c.time AS cp_time
-      FROM (SELECT 1) one
-      LEFT JOIN (SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1) h ON true
-      LEFT JOIN (SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1) c ON true`);
-  const r = rows[0];
+interface StateRow {
+  head_seq: string | null;
+  head_hash: Buffer | null;
+  cp_seq: string | null;
+  cp_time: Date | null;
+}
+
+const STATE_SQL = `
+  SELECT h.seq AS head_seq, h.hash AS head_hash, c.seq AS cp_seq, c.time AS cp_time
+    FROM (SELECT 1) one
+    LEFT JOIN (SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1) h ON true
+    LEFT JOIN (SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1) c ON true`;
+
+function toState(r: StateRow | undefined): AuditChainState {
   return {
     head: r?.head_seq != null && r.head_hash != null ? { seq: Number(r.head_seq), hash: r.head_hash } : null,
     lastCheckpoint: r?.cp_seq != null && r.cp_time != null ? { seq: Number(r.cp_seq), time: r.cp_time } : null,
   };
 }
 
+async function readState(q: QueryRunner): Promise<AuditChainState> {
+  const rows: StateRow[] = await q.query(STATE_SQL);
+  return toState(rows[0]);
+}
+
 export class AuditRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** Runs fn in one transaction holding the chain lock; commits if it resolves. */
+  /**
+   * Runs fn in one transaction holding the chain lock; commits if it resolves. Three round trips
+   * for an append: BEGIN + lock + chain state in one simple query (each statement takes its own
+   * READ COMMITTED snapshot, so the state read after the lock sees the previous holder's
+   * commit), the INSERT, the COMMIT. The pg client of the runner is used directly for that.
+   */
   async withChainLock<T>(fn: (writer: AuditChainWriter) => Promise<T>): Promise<T> {
     const q = this.ds.createQueryRunner();
-    await q.connect();
+    const client = (await q.connect()) as PgClient;
     try {
-      await q.startTransaction('READ COMMITTED');
       try {
-        // READ COMMITTED: every statement after the lock sees the previous holder's commit
-        await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHAIN_LOCK_KEY]);
+        const opened = (await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY}); ${STATE_SQL}`)) as unknown as { rows: StateRow[] }[];
+        let prefetched: AuditChainState | undefined = toState(opened[2]?.rows[0]);
         const result = await fn({
-          state: () => readState(q),
+          state: async () => {
+            const state = prefetched ?? toState((await client.query<StateRow>(STATE_SQL)).rows[0]);
+            prefetched = undefined;
+            return state;
+          },
           insertEntry: async (e) => {
-            await q.query(
+            await client.query(
               `INSERT INTO audit_entries (seq, time, actor, actor_address, action, object_type, object_id, outcome, details, prev_hash, hash)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)`,
               [e.seq, e.time, e.actor, e.actorAddress, e.action, e.objectType, e.objectId, e.outcome, JSON.stringify(e.details), e.prevHash, e.hash],
             );
           },
           insertCheckpoint: async (c) => {
-            await q.query(
+            await client.query(
               `INSERT INTO audit_checkpoints (seq, hash, time, prev_checkpoint_seq, checkpoint_interval, key_label, signature)
                VALUES ($1, $2, $3, $4, $5, $6, $7)`,
               [c.seq, c.hash, c.time, c.prevCheckpointSeq, c.interval, c.keyLabel, c.signature],
             );
           },
         });
-        await q.commitTransaction();
+        await client.query('COMMIT');
         return result;
       } catch (err) {
-        if (q.isTransactionActive) await q.rollbackTransaction();
+        await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
     } finally {

@@ -71,7 +71,7 @@ export function dbConfigFromEnv(env: DbEnv): DbConfig {
   if (problems.length > 0) throw new Error(`invalid database configuration: ${problems.join('; ')}`);
   const migrationUser = env['DB_MIGRATION_USER'] || user;
   // an owner role of its own without its password gets the same default as DB_PASSWORD
-  const migrationPassword = env['DB_MIGRATION_PASSWORD'] ?? (migrationUser === user ? password : 'dime');
+  const migrationPassword = env['DB_MIGRATION_PASSWORD'] || (migrationUser === user ? password : 'dime');
   return Object.freeze({
     host,
     port,
