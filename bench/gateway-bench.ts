@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
 import { freePort } from '../test/postfix/free-port';
@@ -144,10 +145,20 @@ class GatewayBench {
       MAX_CONNECTIONS: '1000',
       ...options.env,
     };
-    if (options.cpuProfDir) env['NODE_OPTIONS'] = `--cpu-prof --cpu-prof-dir=${options.cpuProfDir}`;
-    const gateway = await startGatewayProcess({ token, db: db.config, redis: { port: redis.port }, env });
-    if (!gateway.ready) throw new Error(`gateway did not start:\n${gateway.output().slice(-4000)}`);
-    return new GatewayBench(gateway, sink, db, token, redis);
+    if (options.cpuProfDir) {
+      // node refuses --cpu-prof in NODE_OPTIONS; a preload runs the profiler instead
+      env['NODE_OPTIONS'] = `--require ${join(__dirname, 'cpu-profile.preload.js')}`;
+      env['CPU_PROFILE_DIR'] = resolve(options.cpuProfDir);
+    }
+    try {
+      const gateway = await startGatewayProcess({ token, db: db.config, redis: { port: redis.port }, env });
+      if (!gateway.ready) throw new Error(`gateway did not start:\n${gateway.output().slice(-4000)}`);
+      return new GatewayBench(gateway, sink, db, token, redis);
+    } catch (error) {
+      await Promise.allSettled([sink.stop(), redis.stop(), db.drop()]);
+      token.cleanup();
+      throw error;
+    }
   }
 
   private async scrape(): Promise<string> {
