@@ -6,7 +6,7 @@ import { AuditRepository, dbConfigFromEnv, openDatabase } from '@lib/db';
 import { hsmConfigFromEnv, HsmKeystore, keyLabel } from '@lib/hsm';
 import { exportSoftHsmConf, loadOperatorEnv, type OperatorEnv } from '../operator-cli.config';
 import { OperatorInputError } from '../operator-cli.error';
-import { writeOut } from './audit.command';
+import { writeOut } from '../operator-io';
 
 function openKeystore(env: OperatorEnv): HsmKeystore {
   const config = hsmConfigFromEnv(env);

@@ -1,31 +1,9 @@
 // `dime-gateway audit ...`: the auditors' contract (docs/audit.md). `verify` is offline: it loads
 // only @lib/audit (node:crypto), never the database or the HSM; the other subcommands load
 // audit-online.ts, which connects to both.
-import { readFileSync, writeSync } from 'node:fs';
 import { verifyAuditExport } from '@lib/audit';
-import { OperatorInputError, OperatorUsageError } from '../operator-cli.error';
-
-export function readInput(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path === '-' ? 0 : path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new OperatorInputError(`cannot read ${what} "${path}": ${reason}`);
-  }
-}
-
-export function writeOut(text: string): void {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(1, buf, off, buf.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-    }
-  }
-}
+import { OperatorUsageError } from '../operator-cli.error';
+import { readInput, writeOut } from '../operator-io';
 
 interface Parsed {
   positionals: string[];
