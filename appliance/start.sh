@@ -58,6 +58,10 @@ export METRICS_PORT="${METRICS_PORT:-9465}"
 export LEGACY_HOST="${LEGACY_HOST:-127.0.0.1}"
 export LEGACY_PORT="${LEGACY_PORT:-25}"
 export SPOOL_DIR="${SPOOL_DIR:-$ROOT/.local/spool}"
+# migrations run as the owner role; the running gateway uses dime_app, which cannot change or
+# delete audit rows (scripts/setup/services.sh creates both)
+export DB_MIGRATION_USER="${DB_MIGRATION_USER:-dime}"
+export DB_USER="${DB_USER:-dime_app}"
 export TLS_CERT_FILE="${TLS_CERT_FILE:-$ROOT/.local/hsm/tls-ecdsa.cert.pem}"
 export TLS_RSA_CERT_FILE="${TLS_RSA_CERT_FILE:-$ROOT/.local/hsm/tls-rsa.cert.pem}"
 # SoftHSM re-reads its token directory only on C_Initialize; the provider shares the module here
