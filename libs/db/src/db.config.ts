@@ -1,25 +1,8 @@
 // PostgreSQL connection settings, read from the environment once (STYLE.md 4) and frozen.
-import { inspect } from 'node:util';
+import { RedactedSecret } from '@lib/config';
 
-/** The database password: never printed by logs, JSON or util.inspect. */
-export class DbPassword {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[REDACTED]';
-  }
-  toJSON(): string {
-    return '[REDACTED]';
-  }
-  [inspect.custom](): string {
-    return '[REDACTED]';
-  }
-}
+/** The database password: a RedactedSecret (never printed by logs, JSON or util.inspect). */
+export { RedactedSecret as DbPassword };
 
 export interface DbConfig {
   readonly host: string;
@@ -27,13 +10,13 @@ export interface DbConfig {
   readonly database: string;
   /** The runtime role of this process's pool (DB_USER; `dime_app` in a split deployment). */
   readonly user: string;
-  readonly password: DbPassword;
+  readonly password: RedactedSecret;
   /**
    * The owner role that runs migrations (DB_MIGRATION_USER / DB_MIGRATION_PASSWORD). Absent or
    * equal to `user`: migrations run on the runtime pool itself (the single-role setup).
    */
   readonly migrationUser?: string;
-  readonly migrationPassword?: DbPassword;
+  readonly migrationPassword?: RedactedSecret;
   /** Connections in this process's pool (DB_POOL_SIZE, default 10). */
   readonly poolSize: number;
 }
@@ -77,9 +60,9 @@ export function dbConfigFromEnv(env: DbEnv): DbConfig {
     port,
     database,
     user,
-    password: new DbPassword(password),
+    password: new RedactedSecret(password),
     migrationUser,
-    migrationPassword: new DbPassword(migrationPassword),
+    migrationPassword: new RedactedSecret(migrationPassword),
     poolSize,
   });
 }

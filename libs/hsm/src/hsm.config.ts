@@ -3,37 +3,14 @@
 // or serialising the config never prints it.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { inspect } from 'node:util';
+import { RedactedSecret } from '@lib/config';
 import { HsmError } from './hsm.error';
 
 export const DEFAULT_HSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const DEFAULT_OPENSSL_PKCS11_PROVIDER = '/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so';
 export const DEFAULT_HSM_TOKEN_LABEL = 'dime-gateway';
 
-/** A secret value that never shows in logs, JSON or util.inspect. */
-export class RedactedSecret {
-  readonly #value: string;
-
-  constructor(value: string) {
-    this.#value = value;
-  }
-
-  reveal(): string {
-    return this.#value;
-  }
-
-  toString(): string {
-    return '[REDACTED]';
-  }
-
-  toJSON(): string {
-    return '[REDACTED]';
-  }
-
-  [inspect.custom](): string {
-    return '[REDACTED]';
-  }
-}
+export { RedactedSecret };
 
 export interface HsmConfig {
   /** PKCS#11 module (HSM_MODULE). */
