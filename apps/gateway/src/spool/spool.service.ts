@@ -26,6 +26,9 @@ export interface SpoolWriteResult {
 }
 
 export class SpoolService {
+  /** Subdirectories known to exist (made or seen by this process): no mkdir per message. */
+  private readonly madeDirs = new Set<string>();
+
   constructor(
     private readonly dir: string,
     private readonly keyring: SpoolKeyring,
@@ -49,9 +52,8 @@ export class SpoolService {
     keyId.writeUInt32BE(id);
     const body = Buffer.concat([MAGIC, keyId, iv, cipher.getAuthTag(), ciphertext]);
 
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${process.pid}`;
-    const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const handle = await this.createFile(dir, tmp);
     try {
       await handle.writeFile(body);
       await handle.sync();
@@ -61,6 +63,24 @@ export class SpoolService {
     await fs.rename(tmp, file);
     await syncDir(dir);
     return { keyId: id, sha256: createHash('sha256').update(message).digest() };
+  }
+
+  /** Opens a new file in `dir`, making `dir` only the first time (or if it vanished since). */
+  private async createFile(dir: string, path: string): Promise<fs.FileHandle> {
+    const open = () => fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    if (this.madeDirs.has(dir)) {
+      try {
+        return await open();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.madeDirs.delete(dir);
+      }
+    }
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // the new directory's entry in the spool root must be durable too, or the rename below could be lost with it
+    await syncDir(this.dir);
+    this.madeDirs.add(dir);
+    return open();
   }
 
   /** Reads and authenticates a spooled message. */
