@@ -35,6 +35,15 @@ describe('gatewayConfigFromEnv', () => {
     expect(c.listen.smtpPort).toBe(0);
   });
 
+  it('defaults job locks to a crash recovery within seconds and refuses locks too short to be renewed', () => {
+    expect(gatewayConfigFromEnv(base).workers).toEqual({ lockDurationMs: 10_000, stalledIntervalMs: 5000 });
+    expect(gatewayConfigFromEnv(base).delivery.deliveredPoolSize).toBe(10);
+    expect(gatewayConfigFromEnv({ ...base, JOB_LOCK_DURATION: '30s', JOB_STALLED_INTERVAL: '30s' }).workers).toEqual({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
+    expect(() => gatewayConfigFromEnv({ ...base, JOB_LOCK_DURATION: '1s', JOB_STALLED_INTERVAL: '500ms', DELIVERED_POOL_SIZE: '0' })).toThrow(
+      /JOB_LOCK_DURATION must be at least 2s[^]*JOB_STALLED_INTERVAL must be at least 1s[^]*DELIVERED_POOL_SIZE/,
+    );
+  });
+
   it('reports a missing HSM PIN as a configuration problem, not a crash', () => {
     expect(() => gatewayConfigFromEnv({})).toThrow(/hsm: .*HSM_PIN/);
   });

@@ -70,6 +70,18 @@ export interface GatewayConfig {
     readonly connectTimeoutMs: number; // SMTP_CONNECT_TIMEOUT
     readonly commandTimeoutMs: number; // SMTP_COMMAND_TIMEOUT
     readonly recoveryIntervalMs: number; // RECOVERY_INTERVAL (sweep of due recipients from PostgreSQL)
+    /** Connections of the pool that only records 2xx replies (DELIVERED_POOL_SIZE, besides DB_POOL_SIZE). */
+    readonly deliveredPoolSize: number;
+  };
+  /**
+   * BullMQ job locks of the process and deliver workers. A job whose worker died is run again once
+   * its lock expired (JOB_LOCK_DURATION, renewed every half of it while the job runs) and a stalled
+   * check saw it unlocked twice (JOB_STALLED_INTERVAL apart): between about max(lock/2, interval)
+   * and lock + interval after the crash.
+   */
+  readonly workers: {
+    readonly lockDurationMs: number; // JOB_LOCK_DURATION
+    readonly stalledIntervalMs: number; // JOB_STALLED_INTERVAL
   };
   /** Upper bound on any one pipeline step (STEP_TIMEOUT). */
   readonly stepTimeoutMs: number;
@@ -208,6 +220,13 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
     }
   }
 
+  // BullMQ renews a lock every half of its duration: shorter than 2 s, a busy moment of the event
+  // loop would lose locks of running jobs, which another worker would then run a second time
+  const lockDurationMs = duration('JOB_LOCK_DURATION', '10s');
+  if (lockDurationMs < 2000 && !problems.some((p) => p.startsWith('JOB_LOCK_DURATION'))) problems.push('JOB_LOCK_DURATION must be at least 2s');
+  const stalledIntervalMs = duration('JOB_STALLED_INTERVAL', '5s');
+  if (stalledIntervalMs < 1000 && !problems.some((p) => p.startsWith('JOB_STALLED_INTERVAL'))) problems.push('JOB_STALLED_INTERVAL must be at least 1s');
+
   const config: GatewayConfig = {
     hostname: str('GATEWAY_HOSTNAME', `gateway.${orgDomain}`),
     orgDomain,
@@ -246,7 +265,9 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
       connectTimeoutMs: duration('SMTP_CONNECT_TIMEOUT', '30s'),
       commandTimeoutMs: duration('SMTP_COMMAND_TIMEOUT', '5m'),
       recoveryIntervalMs: duration('RECOVERY_INTERVAL', '30s'),
+      deliveredPoolSize: int('DELIVERED_POOL_SIZE', 10, 1, 100),
     },
+    workers: { lockDurationMs, stalledIntervalMs },
     stepTimeoutMs: duration('STEP_TIMEOUT', '60s'),
     spoolDir: resolve(cwd, str('SPOOL_DIR', '.local/spool')),
     logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

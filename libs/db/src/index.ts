@@ -14,6 +14,7 @@ export {
   type QueuedMessage,
   type QueuedRecipient,
 } from './queue.repository';
+export { DeliveredRecorder, type DeliveredRecorderOptions } from './delivered-recorder';
 export { DomainPolicyRepository, SpoolKeyRepository, type StoredSpoolKey } from './policy.repository';
 export {
   AuditRepository,

@@ -6,7 +6,7 @@
 // enqueues `process` jobs with it) and LocalMessageEnqueuer.
 import { Module, type DynamicModule, type ModuleMetadata, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConnectionOptions, Worker } from 'bullmq';
-import { DomainPolicyRepository, QueueRepository, type DataSource } from '@lib/db';
+import { DeliveredRecorder, DomainPolicyRepository, QueueRepository, type DataSource } from '@lib/db';
 import type { GatewayConfig } from '../gateway.config';
 import { DATA_SOURCE, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
 import type { GatewayLogger } from '../observability/logger';
@@ -73,9 +73,10 @@ export function createDeliveryRuntime(
     { legacy: config.legacy, remotePort: config.delivery.remotePort, staticRoutes: config.delivery.staticRoutes },
     options.dns ?? createDnsLookup(config.delivery.dnsServers),
   );
-  const delivery = new DeliveryService({ config, queue, policies, bodies, resolver, queues, dsn, finisher, logger, metrics, clock, ...(options.random ? { random: options.random } : {}) });
+  const recorder = new DeliveredRecorder(config.db, { size: config.delivery.deliveredPoolSize, applicationName: 'dime-gateway-delivered' });
+  const delivery = new DeliveryService({ config, queue, recorder, policies, bodies, resolver, queues, dsn, finisher, logger, metrics, clock, ...(options.random ? { random: options.random } : {}) });
   const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock);
-  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true);
+  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger);
 }
 
 /** The running pipeline and delivery of one process: workers, sweeper, queues. */
@@ -91,6 +92,8 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     readonly delivery: DeliveryService,
     readonly sweeper: RecoverySweeper,
     private readonly runWorkers: boolean,
+    private readonly recorder?: DeliveredRecorder,
+    private readonly logger?: GatewayLogger,
   ) {}
 
   /** True while this process runs the workers and the sweeper. */
@@ -101,8 +104,10 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
   start(): void {
     if (!this.runWorkers || this.workers.length > 0) return;
     const prefix = this.config.jobs.prefix;
+    // connections opened before the first delivery; if PostgreSQL is down now, the first mark retries
+    void this.recorder?.warm().catch((err: unknown) => this.logger?.warn({ err: (err as Error).message }, 'delivered-recorder pool not warmed'));
     this.workers = [
-      this.processor.createWorker(this.connection, prefix, Math.max(1, Math.min(this.config.delivery.workerConcurrency, 50))),
+      this.processor.createWorker(this.connection, prefix, Math.max(1, Math.min(this.config.delivery.workerConcurrency, 50)), this.config.workers),
       this.delivery.createWorker(this.connection, prefix),
     ];
     this.sweeper.start(this.config.delivery.recoveryIntervalMs);
@@ -113,6 +118,8 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     await Promise.all(this.workers.map((w) => w.close()));
     this.workers = [];
     await this.queues.close();
+    // after the workers: a delivery finishing during close still records its 2xx
+    await this.recorder?.close();
   }
 
   onApplicationBootstrap(): void {

@@ -31,6 +31,11 @@ export type DeliverJobData = DeliverJob['data'];
 export interface DeliveryServiceDeps {
   readonly config: GatewayConfig;
   readonly queue: QueueRepository;
+  /**
+   * Records 2xx replies; default `queue`. The gateway passes a DeliveredRecorder (a warm pool of
+   * its own), so that no pool wait stands between the next hop's 2xx and the UPDATE.
+   */
+  readonly recorder?: Pick<QueueRepository, 'markDelivered'> | undefined;
   readonly policies: DomainPolicyRepository;
   readonly bodies: MessageBodyStore;
   readonly resolver: NextHopResolver;
@@ -62,6 +67,12 @@ function trustAnchors(caFile: string | undefined): readonly (string | Buffer)[] 
  * restart fixes; only a crash of this process can still cause that duplicate.
  */
 export const RECORD_DELIVERED_PATIENCE_MS = 10 * 60_000;
+/**
+ * Longest pause between two tries of that update. Short: while marks wait, a crash of this process
+ * sends their messages again, so they are written within this long of PostgreSQL's return (a
+ * failing try costs one refused connection).
+ */
+export const RECORD_DELIVERED_RETRY_MAX_MS = 250;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -85,6 +96,7 @@ export class DeliveryService {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly send: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
+  private readonly recorder: Pick<QueueRepository, 'markDelivered'>;
 
   constructor(private readonly deps: DeliveryServiceDeps) {
     const { delivery, legacy } = deps.config;
@@ -94,6 +106,7 @@ export class DeliveryService {
     this.clock = deps.clock ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.send = deps.send ?? sendSmtpTransaction;
+    this.recorder = deps.recorder ?? deps.queue;
   }
 
   async deliver(job: DeliverJobData): Promise<void> {
@@ -182,13 +195,17 @@ export class DeliveryService {
     const ids = recipients.map((r) => r.id);
     // wall-clock patience (not this.clock, which tests may freeze)
     const giveUpAt = Date.now() + RECORD_DELIVERED_PATIENCE_MS;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
+    let failures = 0;
+    for (let wait = 25; ; wait = Math.min(wait * 2, RECORD_DELIVERED_RETRY_MAX_MS)) {
       try {
-        await this.deps.queue.markDelivered(ids, reply, new Date(now));
+        // nothing is awaited before this call: the UPDATE leaves in the tick that parsed the 2xx
+        await this.recorder.markDelivered(ids, reply, new Date(now));
+        if (failures > 0) log.info({ failures }, 'delivery recorded after database failures');
         break;
       } catch (err) {
         if (Date.now() >= giveUpAt) throw err;
-        log.warn({ err: (err as Error).message, retryInMs: wait }, 'delivered but not yet recorded; retrying the database update');
+        // one line per failure burst and then one every ~10 s, not one per try
+        if (failures++ % 40 === 0) log.warn({ err: (err as Error).message, failures }, 'delivered but not yet recorded; retrying the database update');
         await sleep(wait);
       }
     }
@@ -235,6 +252,9 @@ export class DeliveryService {
       connection,
       prefix,
       concurrency: this.deps.config.delivery.workerConcurrency,
+      // a deliver job of a crashed process runs again after about this long (see GatewayConfig.workers)
+      lockDuration: this.deps.config.workers.lockDurationMs,
+      stalledInterval: this.deps.config.workers.stalledIntervalMs,
     });
     worker.on('failed', (job, err) => this.deps.logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'deliver job failed'));
     worker.on('error', (err) => this.deps.logger.error({ err: err.message }, 'delivery worker error'));

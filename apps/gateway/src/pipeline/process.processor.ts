@@ -35,9 +35,20 @@ export class MessageProcessor {
     await this.pipeline.run(new PipelineContext(message, pending, logger, (id) => this.bodies.readAccepted(id)));
   }
 
-  /** A BullMQ worker running `process` jobs; the caller closes it. */
-  createWorker(connection: ConnectionOptions, prefix: string, concurrency: number): Worker<ProcessJob['data']> {
-    const worker = new Worker<ProcessJob['data']>(QUEUES.process, (job) => this.process(job.data.messageId), { connection, prefix, concurrency });
+  /** A BullMQ worker running `process` jobs; the caller closes it. `locks`: see GatewayConfig.workers. */
+  createWorker(
+    connection: ConnectionOptions,
+    prefix: string,
+    concurrency: number,
+    locks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number } = { lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
+  ): Worker<ProcessJob['data']> {
+    const worker = new Worker<ProcessJob['data']>(QUEUES.process, (job) => this.process(job.data.messageId), {
+      connection,
+      prefix,
+      concurrency,
+      lockDuration: locks.lockDurationMs,
+      stalledInterval: locks.stalledIntervalMs,
+    });
     worker.on('failed', (job, err) => this.logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'process job failed'));
     worker.on('error', (err) => this.logger.error({ err: err.message }, 'process worker error'));
     return worker;

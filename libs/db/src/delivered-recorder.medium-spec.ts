@@ -1,0 +1,56 @@
+// The delivered-recorder against a real PostgreSQL: its warm pool is open before the first mark,
+// marks only open recipients (a bounced or already delivered one stays as it is), and closes.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DeliveredRecorder, openDatabase, QueueRepository, type DataSource } from '@lib/db';
+import { createTestDatabase, type TestDatabase } from '../../../test/database';
+
+let db: TestDatabase;
+let ds: DataSource;
+let queue: QueueRepository;
+let recorder: DeliveredRecorder;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  ds = await openDatabase(db.config);
+  queue = new QueueRepository(ds);
+  recorder = new DeliveredRecorder(db.config, { size: 3, applicationName: 'recorder-test' });
+});
+
+afterAll(async () => {
+  await recorder?.close();
+  await ds?.destroy();
+  await db?.drop();
+});
+
+it('keeps its connections open before the first mark and marks only open recipients delivered', async () => {
+  await recorder.warm();
+  const open: { n: number }[] = await ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'recorder-test'`);
+  expect(open[0]!.n).toBe(3);
+
+  const keys: { id: number }[] = await ds.query(`INSERT INTO spool_keys (wrapped_key, kek_label) VALUES ($1, 'kek') RETURNING id`, [randomBytes(40)]);
+  const spoolKeyId = keys[0]!.id;
+  const now = new Date();
+  const messageId = randomUUID();
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  await queue.insertAccepted(
+    { id: messageId, queueId: 'Q1', direction: 'outbound', mailFrom: 'a@example.test', size: 1, sha256: randomBytes(32), spoolKeyId, headerMessageId: null, clientAddress: '127.0.0.1', clientHelo: null, authUser: null, receivedAt: now, expiresAt: new Date(now.getTime() + 86400_000) },
+    ids.map((id, i) => ({ id, address: `r${i}@x.test`, domain: 'x.test' })),
+  );
+  await queue.routeRecipients(ids.map((id) => ({ id, route: 'remote' as const })));
+  await queue.markBounced([ids[2]!], '550 no', now);
+
+  const at = new Date('2026-03-02T10:00:00Z');
+  await recorder.markDelivered(ids, '250 2.0.0 ok', at);
+  await recorder.markDelivered([ids[0]!], '250 again', new Date()); // a second mark changes nothing
+
+  const rows = await queue.findRecipientsOfMessage(messageId);
+  expect(rows.map((r) => [r.id, r.status, r.lastReply, r.attempts])).toEqual(
+    expect.arrayContaining([
+      [ids[0], 'delivered', '250 2.0.0 ok', 1],
+      [ids[1], 'delivered', '250 2.0.0 ok', 1],
+      [ids[2], 'bounced', '550 no', 0],
+    ]),
+  );
+  const delivered: { delivered_at: Date }[] = await ds.query(`SELECT delivered_at FROM recipients WHERE id = $1`, [ids[0]]);
+  expect(delivered[0]!.delivered_at.toISOString()).toBe(at.toISOString());
+});
