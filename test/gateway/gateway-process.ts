@@ -93,7 +93,10 @@ export interface GatewayProcessOptions {
   readonly redis?: { readonly host?: string; readonly port: number };
   /** BullMQ key prefix; default a random one (pass the same one to a restarted gateway). */
   readonly queuePrefix?: string;
-  /** Spool dir; default a new temp dir (pass the same one to a restarted gateway). */
+  /**
+   * Spool dir; default a new temp dir (pass the same one to a restarted gateway), removed by
+   * removeSpoolDir, if the start fails, and in any case when the test process exits.
+   */
   readonly spoolDir?: string;
   /** More gateway settings (gateway.env.example), applied last. */
   readonly env?: Readonly<Record<string, string>>;
@@ -157,7 +160,10 @@ function gatewayEnv(options: GatewayProcessOptions, queuePrefix: string, spoolDi
  */
 export function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const queuePrefix = options.queuePrefix ?? `t-gw-${randomBytes(4).toString('hex')}`;
+  const ownSpool = options.spoolDir === undefined;
   const spoolDir = options.spoolDir ?? mkdtempSync(join(tmpdir(), 'gw-spool-'));
+  // a caller that fails before its cleanup (or a run cut short) must not leave it in /tmp
+  if (ownSpool) registerPeer({ dir: spoolDir });
   const flags = options.withProvider === false ? [] : hsmTlsNodeFlags(options.token.opensslConfig);
   const child = spawn(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN], {
     cwd: ROOT,
@@ -215,6 +221,8 @@ export function startGatewayProcess(options: GatewayProcessOptions): Promise<Gat
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
+      // the caller never gets the dir: remove it once the process is gone
+      if (ownSpool) void exited.then(() => removeSpoolDir(spoolDir));
       reject(new Error(`gateway not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${out.slice(-4000)}`));
     }, options.readyTimeoutMs ?? 60_000);
     const onData = (chunk: Buffer) => {
