@@ -157,8 +157,11 @@ export class AcceptanceService {
   }
 
   private async stage<T>(log: GatewayLogger, stage: AcceptanceStage, work: () => Promise<T>, undo: () => Promise<void>): Promise<T> {
+    const started = process.hrtime.bigint();
     try {
-      return await work();
+      const result = await work();
+      this.metrics.acceptStageDuration.observe({ stage }, Number(process.hrtime.bigint() - started) / 1e9);
+      return result;
     } catch (error) {
       const failure = error instanceof AcceptanceError ? error : new AcceptanceError(stage, 'FAILED', error instanceof Error ? error.message : String(error));
       log.error({ stage, code: failure.code, err: failure.message }, 'acceptance failed; answering 451');

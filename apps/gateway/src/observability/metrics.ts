@@ -55,6 +55,14 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly acceptStageDuration = new Histogram({
+    name: 'dime_gateway_accept_stage_seconds',
+    help: 'Duration of each durable-acceptance stage before the 250 (spool write + fsync, database insert, enqueue)',
+    labelNames: ['stage'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   readonly deliveryLatency = new Histogram({
     name: 'dime_gateway_delivery_latency_seconds',
     help: 'From acceptance to successful delivery, by route',
