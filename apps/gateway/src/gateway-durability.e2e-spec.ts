@@ -361,9 +361,10 @@ it(`loses nothing and delivers once: ${MESSAGES} messages from ${SENDERS} sender
     expect(lost.map((s) => s.messageId)).toEqual([]);
     expect(deliveredWithout250.map((s) => s.messageId)).toEqual([]);
     expect(gatewayDuplicates.map((s) => `${s.messageId} x${deliveredTimes(s)}`)).toEqual([]);
-    // measured and reported, not hidden: 0 to 9 per run of two kills on a loaded 2-core machine
-    // (deliveries in flight at the kill whose 250 had arrived and whose UPDATE had not committed)
-    expect(crashWindowDuplicates.length).toBeLessThanOrEqual(20);
+    // measured and reported, not hidden (deliveries in flight at the kill whose 250 had arrived and
+    // whose UPDATE had not left yet): 0-15 per run before the 250s had a warm pool of their own,
+    // 0-1 since with DELIVERED_POOL_SIZE=10 on a loaded 2-core machine (8 with 4 connections)
+    expect(crashWindowDuplicates.length).toBeLessThanOrEqual(10);
     expect(foreign).toEqual([]);
     expect(messagesOpen).toBe(0);
     expect(states.filter((r: { status: string }) => r.status !== 'delivered')).toEqual([]);
