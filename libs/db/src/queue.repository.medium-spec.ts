@@ -89,6 +89,17 @@ describe('QueueRepository', () => {
     expect(await queue.findMessage(m.id)).toBeNull();
   });
 
+  it('finds a message whose recipients are all final but which was never finished (crash between the two)', async () => {
+    const m = message();
+    const id = randomUUID();
+    await queue.insertAccepted(m, [{ id, address: 'f@final.test', domain: 'final.test' }]);
+    expect(await queue.findCompleteUnfinishedMessageIds(1000)).not.toContain(m.id);
+    await queue.markDelivered([id], '250 ok', new Date());
+    expect(await queue.findCompleteUnfinishedMessageIds(1000)).toContain(m.id);
+    expect(await queue.finishMessageIfComplete(m.id)).toBe(true);
+    expect(await queue.findCompleteUnfinishedMessageIds(1000)).not.toContain(m.id);
+  });
+
   it('finds due recipients for recovery, oldest first, and counts the queue', async () => {
     const m = message();
     const due = randomUUID();

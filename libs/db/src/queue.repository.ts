@@ -252,6 +252,21 @@ export class QueueRepository {
     return Array.isArray(rows) && rows.length > 0;
   }
 
+  /**
+   * Messages still 'queued' although none of their recipients is open: a process died between the
+   * last recipient's final mark and finishing the message. Recovery finishes them.
+   */
+  async findCompleteUnfinishedMessageIds(limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.ds.query(
+      `SELECT m.id FROM messages m
+        WHERE m.state = 'queued'
+          AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status IN ('pending', 'queued', 'deferred'))
+        LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Open recipients whose next attempt is due (or never scheduled): recovery after Redis loss or a crash. */
   async findDueRecipients(now: Date, limit: number): Promise<QueuedRecipient[]> {
     const rows = await this.ds

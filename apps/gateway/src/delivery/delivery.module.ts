@@ -75,7 +75,7 @@ export function createDeliveryRuntime(
   );
   const recorder = new DeliveredRecorder(config.db, { size: config.delivery.deliveredPoolSize, applicationName: 'dime-gateway-delivered' });
   const delivery = new DeliveryService({ config, queue, recorder, policies, bodies, resolver, queues, dsn, finisher, logger, metrics, clock, ...(options.random ? { random: options.random } : {}) });
-  const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock);
+  const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock, 5000, finisher);
   return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger);
 }
 

@@ -3,16 +3,19 @@
 // sweeper re-enqueues the jobs of every open recipient that is due: 'pending' -> its `process`
 // job, 'queued'/'deferred' -> the `deliver` job of its next attempt. Job ids are natural keys, so
 // jobs that still exist are not duplicated, and several gateway processes may sweep at once.
-// It also refreshes the queue depth gauge.
+// It also finishes messages whose recipients are all final but which a crash left unfinished
+// (their spool files would otherwise stay forever), and refreshes the queue depth gauge.
 import type { QueueRepository } from '@lib/db';
 import type { GatewayLogger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { GatewayQueues } from '../pipeline/gateway-queues';
 import type { DeliverJobData } from './delivery.service';
+import type { MessageFinisher } from './message-finisher';
 
 export interface SweepResult {
   readonly processJobs: number;
   readonly deliverJobs: number;
+  readonly finished: number;
 }
 
 export class RecoverySweeper {
@@ -26,6 +29,7 @@ export class RecoverySweeper {
     private readonly metrics: GatewayMetrics | undefined,
     private readonly clock: () => number = Date.now,
     private readonly batch = 5000,
+    private readonly finisher?: MessageFinisher,
   ) {}
 
   async sweep(): Promise<SweepResult> {
@@ -44,9 +48,15 @@ export class RecoverySweeper {
     }
     for (const id of processIds) await this.queues.addProcess(id);
     for (const data of deliver.values()) await this.queues.addDeliver(data);
+    let finished = 0;
+    if (this.finisher) {
+      for (const id of await this.queue.findCompleteUnfinishedMessageIds(this.batch)) {
+        if (await this.finisher.finishIfComplete({ id })) finished++;
+      }
+    }
     await this.refreshDepth();
-    const result = { processJobs: processIds.size, deliverJobs: deliver.size };
-    if (due.length > 0) this.logger.debug(result, 'recovery sweep');
+    const result = { processJobs: processIds.size, deliverJobs: deliver.size, finished };
+    if (due.length > 0 || finished > 0) this.logger.debug(result, 'recovery sweep');
     return result;
   }
 
