@@ -43,7 +43,6 @@ export interface QueuedRecipient {
   delayNotifiedAt: Date | null;
 }
 
-const OPEN_STATUSES: RecipientStatus[] = ['pending', 'queued', 'deferred'];
 
 const MESSAGE_COLUMNS =
   'id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id, client_address, client_helo, auth_user, received_at, expires_at, state';
@@ -114,20 +113,6 @@ function fromRawRecipient(r: RawRecipient): QueuedRecipient {
   };
 }
 
-function toRecipient(r: RecipientEntity): QueuedRecipient {
-  return {
-    id: r.id,
-    messageId: r.messageId,
-    address: r.address,
-    domain: r.domain,
-    route: r.route,
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.nextAttemptAt,
-    lastReply: r.lastReply,
-    delayNotifiedAt: r.delayNotifiedAt,
-  };
-}
 
 export class QueueRepository {
   constructor(private readonly ds: DataSource) {}
@@ -269,15 +254,14 @@ export class QueueRepository {
 
   /** Open recipients whose next attempt is due (or never scheduled): recovery after Redis loss or a crash. */
   async findDueRecipients(now: Date, limit: number): Promise<QueuedRecipient[]> {
-    const rows = await this.ds
-      .getRepository(RecipientEntity)
-      .createQueryBuilder('r')
-      .where('r.status IN (:...open)', { open: OPEN_STATUSES })
-      .andWhere('(r.next_attempt_at IS NULL OR r.next_attempt_at <= :now)', { now })
-      .orderBy('r.next_attempt_at', 'ASC', 'NULLS FIRST')
-      .limit(limit)
-      .getMany();
-    return rows.map(toRecipient);
+    const rows: RawRecipient[] = await this.ds.query(
+      `SELECT ${RECIPIENT_COLUMNS} FROM recipients
+        WHERE status IN ('pending', 'queued', 'deferred') AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
+        ORDER BY next_attempt_at ASC NULLS FIRST
+        LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(fromRawRecipient);
   }
 
   /** Open recipient counts by status (queue depth for metrics and the admin API). */
