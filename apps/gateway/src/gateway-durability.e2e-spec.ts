@@ -349,7 +349,7 @@ it(`loses nothing and delivers once: ${MESSAGES} messages from ${SENDERS} sender
       ].join('\n') + '\n',
     );
 
-    if (lost.length + deliveredWithout250.length + gatewayDuplicates.length > 0) {
+    if (lost.length + deliveredWithout250.length + gatewayDuplicates.length + foreign.length > 0) {
       // keep the evidence: every gateway process's log and the message ids in question
       const dir = mkdtempSync(join(tmpdir(), `gateway-durability-${runId}-`));
       gateways.forEach((g, i) => writeFileSync(join(dir, `gateway-${i}.log`), g.output()));

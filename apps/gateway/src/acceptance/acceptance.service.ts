@@ -134,17 +134,11 @@ export class AcceptanceService {
             recipients,
           ),
         ),
-      async () => {
-        // a timed-out insert may still commit: try to take it back, then drop the spool file
-        await this.queue.removeUnprocessed(messageId).catch(() => false);
-        await this.spool.remove(messageId);
-      },
+      () => this.takeBack(messageId),
     );
 
-    await this.stage(log, 'enqueue', () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId)), async () => {
-      // a job that still lands later finds no message and does nothing
-      if (await this.queue.removeUnprocessed(messageId)) await this.spool.remove(messageId);
-    });
+    // a job that still lands later finds no message (or an aborted one) and does nothing
+    await this.stage(log, 'enqueue', () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId)), () => this.takeBack(messageId));
 
     const seconds = (this.clock() - req.dataEndedAt) / 1000;
     this.metrics.acceptLatency.observe({ listener: req.listener }, Math.max(0, seconds));
@@ -154,6 +148,23 @@ export class AcceptanceService {
       'accepted',
     );
     return { messageId, queueId, size: bytes.length };
+  }
+
+  /**
+   * Undo after the database stage: a failed or timed-out insert may still have committed. When the
+   * row is known to be gone, drop the spool file; when that cannot be known (PostgreSQL down), mark
+   * the spool file aborted so that processing drops the row silently (the client got 451 and will
+   * retry: delivering it, or bouncing it, would be wrong).
+   */
+  private async takeBack(messageId: string): Promise<void> {
+    let removed: boolean | undefined;
+    try {
+      removed = await this.queue.removeUnprocessed(messageId);
+    } catch {
+      removed = undefined;
+    }
+    if (removed === undefined) await this.spool.markAborted(messageId);
+    else await this.spool.remove(messageId);
   }
 
   private async stage<T>(log: GatewayLogger, stage: AcceptanceStage, work: () => Promise<T>, undo: () => Promise<void>): Promise<T> {

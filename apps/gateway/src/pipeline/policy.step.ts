@@ -31,7 +31,7 @@ export class PolicyStep implements PipelineStep {
     try {
       body = await ctx.readBody();
     } catch (err) {
-      if (err instanceof SpoolError && err.code !== 'IO') {
+      if (err instanceof SpoolError && err.code !== 'IO' && err.code !== 'ABORTED') {
         ctx.logger.error({ code: err.code }, 'spool copy unusable; the message will never be delivered');
         ctx.reject(ctx.recipients, `554 5.3.0 message held: spool copy unusable (${err.code})`);
         return;

@@ -9,6 +9,8 @@ import type { GatewayLogger } from '../observability/logger';
 import type { MessageBodyStore } from './message-body.store';
 import type { Pipeline } from './pipeline';
 import { PipelineContext } from './pipeline-context';
+import { PipelineStepError } from './pipeline-step.error';
+import { SpoolError } from '../spool/spool.service';
 import type { RecipientBouncer } from './recipient-bouncer';
 
 export class MessageProcessor {
@@ -32,7 +34,14 @@ export class MessageProcessor {
       await this.bouncer.bounce(message, pending.map((recipient) => ({ recipient, reply: '554 5.4.7 delivery time expired before the message could be processed' })));
       return;
     }
-    await this.pipeline.run(new PipelineContext(message, pending, logger, (id) => this.bodies.readAccepted(id)));
+    try {
+      await this.pipeline.run(new PipelineContext(message, pending, logger, (id) => this.bodies.readAccepted(id)));
+    } catch (err) {
+      if (!(err instanceof PipelineStepError && err.cause instanceof SpoolError && err.cause.code === 'ABORTED')) throw err;
+      // its acceptance failed after the insert may have committed and the client got 451: drop it
+      if (await this.queue.removeUnprocessed(messageId)) await this.bodies.removeAll(messageId, []);
+      logger.warn('acceptance was aborted (451 sent); queue entry dropped without delivery or DSN');
+    }
   }
 
   /** A BullMQ worker running `process` jobs; the caller closes it. `locks`: see GatewayConfig.workers. */

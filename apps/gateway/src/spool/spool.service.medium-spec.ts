@@ -39,6 +39,16 @@ describe('SpoolService', () => {
     await expect(spool.read(b)).rejects.toBeInstanceOf(SpoolError);
   });
 
+  it('reports an aborted acceptance as ABORTED, not as a lost file, and remove() clears it', async () => {
+    const id = randomUUID();
+    await spool.write(id, Buffer.from('never acknowledged'));
+    await spool.markAborted(id);
+    await expect(spool.read(id)).rejects.toMatchObject({ code: 'ABORTED' });
+    await spool.markAborted(id); // idempotent once the file is gone
+    await spool.remove(id);
+    await expect(spool.read(id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('reports a missing file as NOT_FOUND and removes idempotently', async () => {
     const id = randomUUID();
     await expect(spool.read(id)).rejects.toMatchObject({ code: 'NOT_FOUND' });

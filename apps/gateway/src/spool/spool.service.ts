@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import type { SpoolKeyring } from './spool-keyring';
 
 const MAGIC = Buffer.from('DGS1');
+/** Suffix of a spool file whose acceptance was aborted (see markAborted). */
+const ABORTED = '.aborted';
 const HEADER = MAGIC.length + 4 + 12 + 16;
 
 export class SpoolError extends Error {
   override readonly name = 'SpoolError';
   constructor(
-    readonly code: 'NOT_FOUND' | 'CORRUPT' | 'UNKNOWN_KEY' | 'IO',
+    readonly code: 'NOT_FOUND' | 'ABORTED' | 'CORRUPT' | 'UNKNOWN_KEY' | 'IO',
     message: string,
   ) {
     super(message);
@@ -90,7 +92,10 @@ export class SpoolService {
     try {
       body = await fs.readFile(file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (await exists(`${file}${ABORTED}`)) throw new SpoolError('ABORTED', `acceptance of ${messageId} was aborted (the client got 451)`);
+        throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing`);
+      }
       throw new SpoolError('IO', `cannot read the spool file of ${messageId}: ${(err as Error).message}`);
     }
     if (body.length < HEADER || !body.subarray(0, 4).equals(MAGIC)) throw new SpoolError('CORRUPT', `spool file of ${messageId} is not a spool file`);
@@ -109,6 +114,23 @@ export class SpoolService {
   async remove(messageId: string): Promise<void> {
     const { file } = this.pathOf(messageId);
     await fs.rm(file, { force: true });
+    await fs.rm(`${file}${ABORTED}`, { force: true });
+  }
+
+  /**
+   * For an acceptance that failed after its database insert may have committed (the client got
+   * 451): the file is renamed, durably, so that a queue row that did commit is recognised and
+   * dropped without delivery or DSN instead of bouncing as a lost message.
+   */
+  async markAborted(messageId: string): Promise<void> {
+    const { dir, file } = this.pathOf(messageId);
+    try {
+      await fs.rename(file, `${file}${ABORTED}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await syncDir(dir);
   }
 
   async exists(messageId: string): Promise<boolean> {
@@ -118,6 +140,15 @@ export class SpoolService {
     } catch {
       return false;
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
