@@ -14,6 +14,7 @@ import {
   verifyTlsSignature,
   type ManagementRecord,
 } from './management-record';
+import { expectDimeError } from '../../../test/dime-error';
 
 const FULL = readVectorText('dime-management-record.txt').trim();
 const MINIMAL = readVectorText('dime-management-record-minimal.txt').trim();
@@ -23,15 +24,7 @@ const ORIGIN_POK = vectorHex('org-origin.ed25519.public');
 const POK_B64 = ORIGIN_POK.toString('base64').replace(/=+$/, '');
 
 function badRecord(fn: () => unknown, reason: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(DimeError);
-  expect((caught as DimeError).code).toBe('BAD_RECORD');
-  expect((caught as DimeError).message).toMatch(reason);
+  expectDimeError(fn, 'BAD_RECORD', reason);
 }
 
 describe('parseManagementRecord on the genrec vectors', () => {

@@ -2,21 +2,14 @@ import fc from 'fast-check';
 import { readVectorText, vectorValue } from '../../../../test/vectors';
 import { DimeError } from '../dime.error';
 import { DMTP_MAX_COMMAND_LINE, formatDmtpCommand, isDmtpVerb, parseDmtpCommand, type DmtpCommand } from './dmtp-command';
+import { expectDimeError } from '../../../../test/dime-error';
 
 const FP = vectorValue('user-author.fingerprint.full');
 const FP2 = vectorValue('user-author.fingerprint.crypto');
 const ORG_FP = vectorValue('org-origin.fingerprint.crypto');
 
 function badCommand(input: string | Uint8Array, reason: RegExp): void {
-  let caught: unknown;
-  try {
-    parseDmtpCommand(input);
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(DimeError);
-  expect((caught as DimeError).code).toBe('BAD_COMMAND');
-  expect((caught as DimeError).message).toMatch(reason);
+  expectDimeError(() => parseDmtpCommand(input), 'BAD_COMMAND', reason);
 }
 
 describe('libdime formatter vector (dmtp-commands-libdime-formatter.txt)', () => {

@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { DimeError } from '../dime.error';
 import { dmtpReplyArgument, formatDmtpReply, isDmtpBanner, parseDmtpReply, parseDmtpReplyLine, type DmtpReply } from './dmtp-reply';
+import { expectDimeError } from '../../../../test/dime-error';
 
 function badReply(fn: () => unknown, reason: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(DimeError);
-  expect((caught as DimeError).code).toBe('BAD_COMMAND');
-  expect((caught as DimeError).message).toMatch(reason);
+  expectDimeError(fn, 'BAD_COMMAND', reason);
 }
 
 describe('parseDmtpReply', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { readVector } from '../../../../test/vectors';
-import { DimeError } from '../dime.error';
 import { parseDmtpCommand } from './dmtp-command';
 import { formatDmtpReply } from './dmtp-reply';
 import { DmtpReplyReader, DmtpStreamReader } from './dmtp-stream-reader';
+import { expectDimeError } from '../../../../test/dime-error';
 
 const MESSAGE = readVector('message-2-signed-by-origin.dmsg');
 
@@ -16,18 +16,6 @@ function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
     prev = p;
   }
   return out;
-}
-
-function dimeError(fn: () => unknown, code: string, reason: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(DimeError);
-  expect((caught as DimeError).code).toBe(code);
-  expect((caught as DimeError).message).toMatch(reason);
 }
 
 describe('DmtpStreamReader lines', () => {
@@ -51,13 +39,13 @@ describe('DmtpStreamReader lines', () => {
     const reader = new DmtpStreamReader();
     reader.push('NOOP a\rb\r\n');
     const line = reader.readLine() as string;
-    dimeError(() => parseDmtpCommand(line), 'BAD_COMMAND', /bare CR/);
+    expectDimeError(() => parseDmtpCommand(line), 'BAD_COMMAND', /bare CR/);
   });
 
   it('fails as soon as a line exceeds the limit, without waiting for its end', () => {
     const reader = new DmtpStreamReader();
     reader.push('NOOP ' + 'x'.repeat(600));
-    dimeError(() => reader.readLine(), 'BAD_COMMAND', /line too long \(more than 512 octets\)/);
+    expectDimeError(() => reader.readLine(), 'BAD_COMMAND', /line too long \(more than 512 octets\)/);
   });
 
   it('accepts a line of exactly the limit', () => {
@@ -127,19 +115,19 @@ describe('DmtpStreamReader binary DATA', () => {
   it('refuses a stream that is not a D/MIME message', () => {
     const reader = new DmtpStreamReader();
     reader.push('From: alice@origin.example\r\n');
-    dimeError(() => reader.readMessage(), 'MALFORMED', /expected a D\/MIME message \(magic 1847\)/);
+    expectDimeError(() => reader.readMessage(), 'MALFORMED', /expected a D\/MIME message \(magic 1847\)/);
   });
 
   it('refuses a message not followed by CRLF (length and stream out of step)', () => {
     const reader = new DmtpStreamReader();
     reader.push(Buffer.concat([MESSAGE, Buffer.from('QUIT\r\n')]));
-    dimeError(() => reader.readMessage(), 'MALFORMED', /not followed by CRLF/);
+    expectDimeError(() => reader.readMessage(), 'MALFORMED', /not followed by CRLF/);
   });
 
   it('refuses a declared size over the limit from the first 6 bytes', () => {
     const reader = new DmtpStreamReader({ maxMessageSize: MESSAGE.length - 1 });
     reader.push(MESSAGE.subarray(0, 6));
-    dimeError(() => reader.readMessage(), 'TOO_LARGE', new RegExp(`message of ${MESSAGE.length} bytes exceeds the limit`));
+    expectDimeError(() => reader.readMessage(), 'TOO_LARGE', new RegExp(`message of ${MESSAGE.length} bytes exceeds the limit`));
   });
 });
 
@@ -170,12 +158,12 @@ describe('DmtpReplyReader', () => {
   });
 
   it('refuses continuation lines with another code and malformed lines', () => {
-    dimeError(() => new DmtpReplyReader().push('250-first\r\n251 second\r\n'), 'BAD_COMMAND', /continuation line has code 251/);
-    dimeError(() => new DmtpReplyReader().push('hello\r\n'), 'BAD_COMMAND', /3-digit code/);
+    expectDimeError(() => new DmtpReplyReader().push('250-first\r\n251 second\r\n'), 'BAD_COMMAND', /continuation line has code 251/);
+    expectDimeError(() => new DmtpReplyReader().push('hello\r\n'), 'BAD_COMMAND', /3-digit code/);
   });
 
   it('bounds the line length it buffers', () => {
     const reader = new DmtpReplyReader({ maxLineLength: 100 });
-    dimeError(() => reader.push('250 ' + 'x'.repeat(200)), 'BAD_COMMAND', /line too long/);
+    expectDimeError(() => reader.push('250 ' + 'x'.repeat(200)), 'BAD_COMMAND', /line too long/);
   });
 });
