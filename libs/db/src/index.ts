@@ -4,9 +4,9 @@ export { dbConfigFromEnv, DbPassword, type DbConfig, type DbEnv } from './db.con
 export { createDataSource, migrateDatabase, openDatabase } from './data-source';
 export { APP_ROLE } from './migrations/1764320000000-audit-trail';
 export type { DataSource } from 'typeorm';
-export type { MessageDirection, MessageState } from './entities/message.entity';
+export type { MessageDirection, MessageFormat, MessageState } from './entities/message.entity';
 export type { RecipientRoute, RecipientStatus } from './entities/recipient.entity';
-export type { TlsPolicy } from './entities/domain-policy.entity';
+export type { DimePolicy, TlsPolicy } from './entities/domain-policy.entity';
 export {
   QueueRepository,
   type AcceptedMessage,
@@ -15,7 +15,7 @@ export {
   type QueuedRecipient,
 } from './queue.repository';
 export { DeliveredRecorder, type DeliveredRecorderOptions } from './delivered-recorder';
-export { DomainPolicyRepository, SpoolKeyRepository, type StoredSpoolKey } from './policy.repository';
+export { DomainPolicyRepository, SpoolKeyRepository, type DomainPolicies, type StoredSpoolKey } from './policy.repository';
 export {
   AuditRepository,
   type AuditChainState,

@@ -1,13 +1,15 @@
 // Thin repository of the durable queue: queries named by intent, no decisions (STYLE.md 7).
 // TypeORM types stay inside libs/db; callers get plain records.
 import { In, type DataSource } from 'typeorm';
-import type { MessageDirection } from './entities/message.entity';
+import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
 
 export interface AcceptedMessage {
   id: string;
   queueId: string;
   direction: MessageDirection;
+  /** Default 'rfc5322'; 'dime' for a D/MIME message received over DMTP. */
+  format?: MessageFormat;
   mailFrom: string;
   size: number;
   sha256: Buffer;
@@ -27,6 +29,7 @@ export interface AcceptedRecipient {
 }
 
 export interface QueuedMessage extends AcceptedMessage {
+  format: MessageFormat;
   state: 'queued' | 'done';
 }
 
@@ -45,7 +48,7 @@ export interface QueuedRecipient {
 
 
 const MESSAGE_COLUMNS =
-  'id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id, client_address, client_helo, auth_user, received_at, expires_at, state';
+  'id, queue_id, direction, format, mail_from, size, sha256, spool_key_id, header_message_id, client_address, client_helo, auth_user, received_at, expires_at, state';
 const RECIPIENT_COLUMNS = 'id, message_id, address, domain, route, status, attempts, next_attempt_at, last_reply, delay_notified_at';
 
 /** A messages row as node-postgres returns it (bytea -> Buffer, timestamptz -> Date). */
@@ -53,6 +56,7 @@ interface RawMessage {
   id: string;
   queue_id: string;
   direction: MessageDirection;
+  format: MessageFormat;
   mail_from: string;
   size: number;
   sha256: Buffer;
@@ -84,6 +88,7 @@ function fromRawMessage(m: RawMessage): QueuedMessage {
     id: m.id,
     queueId: m.queue_id,
     direction: m.direction,
+    format: m.format,
     mailFrom: m.mail_from,
     size: m.size,
     sha256: m.sha256,
@@ -127,8 +132,8 @@ export class QueueRepository {
     await this.ds.query(
       `WITH m AS (
          INSERT INTO messages (id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
-                               client_address, client_helo, auth_user, received_at, expires_at, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued')
+                               client_address, client_helo, auth_user, received_at, expires_at, state, format)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $17)
          RETURNING id)
        INSERT INTO recipients (id, message_id, address, domain, status, attempts)
        SELECT r.id, m.id, r.address, r.domain, 'pending', 0
@@ -150,6 +155,7 @@ export class QueueRepository {
         recipients.map((r) => r.id),
         recipients.map((r) => r.address),
         recipients.map((r) => r.domain),
+        message.format ?? 'rfc5322',
       ],
     );
   }

@@ -22,7 +22,7 @@ export interface DeliverJob {
     readonly messageId: string;
     /** Lower-cased recipient domain: all open recipients of the message in this domain go together. */
     readonly domain: string;
-    readonly route: 'legacy' | 'remote';
+    readonly route: 'legacy' | 'remote' | 'dmtp';
     /** Which attempt this job is (1-based); part of the job id so a retry is a new job. */
     readonly attempt: number;
   };

@@ -28,6 +28,7 @@ function message(body: Buffer = BODY, overrides: Partial<QueuedMessage> = {}): Q
     id: randomUUID(),
     queueId: 'Q1',
     direction: 'outbound',
+    format: 'rfc5322',
     mailFrom: 'a@org.test',
     size: body.length,
     sha256: createHash('sha256').update(body).digest(),

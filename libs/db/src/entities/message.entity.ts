@@ -4,6 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type MessageDirection = 'outbound' | 'inbound';
 export type MessageState = 'queued' | 'done';
+/** rfc5322: a mail message as received over SMTP; dime: a D/MIME message received over DMTP. */
+export type MessageFormat = 'rfc5322' | 'dime';
 
 @Entity({ name: 'messages' })
 export class MessageEntity {
@@ -17,6 +19,9 @@ export class MessageEntity {
 
   @Column({ type: 'text' })
   direction!: MessageDirection;
+
+  @Column({ type: 'text', default: 'rfc5322' })
+  format!: MessageFormat;
 
   /** Envelope sender; '' for the null sender (bounces). */
   @Column({ name: 'mail_from', type: 'text' })

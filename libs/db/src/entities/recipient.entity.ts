@@ -2,8 +2,8 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { MessageEntity } from './message.entity';
 
-/** legacy: relayed to the organisation's own server; remote: delivered to the Internet. */
-export type RecipientRoute = 'legacy' | 'remote';
+/** legacy: relayed to the organisation's own server; remote: SMTP to the Internet; dmtp: DIME over DMTP to another organisation. */
+export type RecipientRoute = 'legacy' | 'remote' | 'dmtp';
 export type RecipientStatus = 'pending' | 'queued' | 'deferred' | 'delivered' | 'bounced';
 
 @Entity({ name: 'recipients' })
