@@ -24,3 +24,4 @@ export {
   type AuditEntryRecord,
   type AuditSnapshotReader,
 } from './audit.repository';
+export { DimeUserRepository, type DimeUserKeysRecord, type DimeUserRecord, type DimeUserStatus, type NewDimeUser } from './dime-user.repository';
