@@ -4,7 +4,7 @@
 // timeout on the way throws AcceptanceError (the listener answers 451 4.3.0) after undoing what was
 // written, so a client that retries does not get its message delivered twice.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AcceptedRecipient, MessageDirection, QueueRepository } from '@lib/db';
+import type { AcceptedRecipient, MessageDirection, MessageFormat, QueueRepository } from '@lib/db';
 import type { GatewayLogger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { SpoolService } from '../spool/spool.service';
@@ -28,7 +28,7 @@ export interface ProcessEnqueuer {
   addProcess(messageId: string): Promise<void>;
 }
 
-export type ListenerName = 'smtp' | 'submission';
+export type ListenerName = 'smtp' | 'submission' | 'dmtp';
 
 export interface AcceptRequest {
   readonly listener: ListenerName;
@@ -40,8 +40,10 @@ export interface AcceptRequest {
   readonly clientHelo: string | null;
   readonly authUser: string | null;
   readonly secure: boolean;
-  /** The message as received (the Received header is added here). */
+  /** The message as received (the Received header is added here, to RFC 5322 messages only). */
   readonly message: Buffer;
+  /** Default 'rfc5322'; a D/MIME message ('dime', from DMTP) is stored exactly as received. */
+  readonly format?: MessageFormat;
   /** When the end of DATA arrived (ms), for the accept latency. */
   readonly dataEndedAt: number;
 }
@@ -89,7 +91,9 @@ export class AcceptanceService {
     const queueId = newQueueId();
     const log = this.logger.child({ queueId });
     const receivedAt = new Date(this.clock());
-    const bytes = Buffer.concat([
+    const format = req.format ?? 'rfc5322';
+    // a D/MIME message is signed byte for byte: its trace header is added when it is opened
+    const bytes = format === 'dime' ? req.message : Buffer.concat([
       receivedHeader({
         helo: req.clientHelo,
         clientAddress: req.clientAddress,
@@ -120,11 +124,12 @@ export class AcceptanceService {
               id: messageId,
               queueId,
               direction: req.direction,
+              format,
               mailFrom: req.mailFrom,
               size: bytes.length,
               sha256: stored.sha256,
               spoolKeyId: stored.keyId,
-              headerMessageId: headerMessageId(req.message),
+              headerMessageId: format === 'dime' ? null : headerMessageId(req.message),
               clientAddress: req.clientAddress,
               clientHelo: req.clientHelo,
               authUser: req.authUser,
