@@ -8,6 +8,8 @@
 //        by a new delayed job (attempt + 1); after DELAY_NOTICE_AFTER one delay notice; once the
 //        queue lifetime is over, bounced.
 // A job whose recipients are already final, or already past this attempt, does nothing.
+// Route 'dmtp' goes through DmtpDelivery (discovery, sealing, DMTP); when a `preferred` DIME domain
+// turns out not to be reachable as DIME, the same attempt relays over SMTP under its TLS policy.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Worker, type ConnectionOptions } from 'bullmq';
@@ -19,6 +21,7 @@ import type { GatewayMetrics } from '../observability/metrics';
 import type { GatewayQueues } from '../pipeline/gateway-queues';
 import type { MessageBodyStore } from '../pipeline/message-body.store';
 import { SpoolError } from '../spool/spool.service';
+import type { DmtpDelivery } from './dmtp-delivery';
 import type { DsnService, RecipientReport } from './dsn.service';
 import { KeyedSemaphore } from './keyed-semaphore';
 import type { MessageFinisher } from './message-finisher';
@@ -46,6 +49,8 @@ export interface DeliveryServiceDeps {
   readonly metrics?: GatewayMetrics | undefined;
   readonly clock?: () => number;
   readonly random?: () => number;
+  /** DIME delivery for route 'dmtp'; without it such recipients are deferred (never sent in clear). */
+  readonly dmtp?: DmtpDelivery | undefined;
   /** The SMTP engine (tests may wrap it). */
   readonly send?: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
 }
@@ -142,21 +147,41 @@ export class DeliveryService {
   }
 
   private async attempt(message: QueuedMessage, open: readonly QueuedRecipient[], job: DeliverJobData, body: Buffer, log: GatewayLogger): Promise<Outcome[]> {
-    const next = await this.deps.resolver.resolve(job.route, job.domain);
+    if (job.route === 'dmtp') {
+      const dmtp = this.deps.dmtp;
+      if (!dmtp) return open.map((recipient) => ({ recipient, code: 451, reply: '451 4.3.5 DIME delivery is not configured on this gateway' }));
+      const result = await this.semaphore.run(`dmtp/${job.domain}`, () =>
+        dmtp.attempt(message, open, job.domain, body, (recipient, reply, host) => this.delivered(message, [recipient], reply, job.route, host, log), log),
+      );
+      if (result.kind === 'outcomes') return result.outcomes;
+      log.info({ reason: result.reason }, 'domain not reachable as DIME; relaying over SMTP (DIME policy preferred)');
+    }
+    return this.attemptSmtp(message, open, job.route === 'legacy' ? 'legacy' : 'remote', job, body, log);
+  }
+
+  private async attemptSmtp(
+    message: QueuedMessage,
+    open: readonly QueuedRecipient[],
+    route: 'legacy' | 'remote',
+    job: DeliverJobData,
+    body: Buffer,
+    log: GatewayLogger,
+  ): Promise<Outcome[]> {
+    const next = await this.deps.resolver.resolve(route, job.domain);
     if (next.kind === 'failed') {
       log.info({ reply: next.reply }, 'no next hop');
       return open.map((recipient) => ({ recipient, code: codeOf(next.reply, next.permanent ? 550 : 451), reply: next.reply }));
     }
     const { config } = this.deps;
     const policy: TlsPolicy =
-      job.route === 'legacy' ? config.legacy.tlsPolicy : ((await this.deps.policies.findTlsPolicy(job.domain)) ?? config.delivery.defaultTlsPolicy);
+      route === 'legacy' ? config.legacy.tlsPolicy : ((await this.deps.policies.findTlsPolicy(job.domain)) ?? config.delivery.defaultTlsPolicy);
     const byAddress = new Map<string, QueuedRecipient[]>();
     for (const r of open) {
       const list = byAddress.get(r.address);
       if (list) list.push(r);
       else byAddress.set(r.address, [r]);
     }
-    const destination = job.route === 'legacy' ? 'legacy' : `remote/${job.domain}`;
+    const destination = route === 'legacy' ? 'legacy' : `remote/${job.domain}`;
 
     return this.semaphore.run(destination, async () => {
       let last = '451 4.4.1 no next hop answered';
@@ -165,7 +190,7 @@ export class DeliveryService {
           hop,
           ehloName: config.hostname,
           tlsPolicy: policy,
-          trustedCa: job.route === 'legacy' ? this.legacyCa : this.remoteCa,
+          trustedCa: route === 'legacy' ? this.legacyCa : this.remoteCa,
           connectTimeoutMs: config.delivery.connectTimeoutMs,
           commandTimeoutMs: config.delivery.commandTimeoutMs,
           mailFrom: message.mailFrom,
