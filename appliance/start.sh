@@ -19,6 +19,7 @@ log() { printf '[start] %s\n' "$*" >&2; }
 if [ "${DIME_SKIP_SETUP:-0}" != 1 ]; then
   bash scripts/setup/services.sh
   bash scripts/setup/softhsm.sh
+  bash scripts/setup/dns.sh
   bash scripts/setup/node-deps.sh
 fi
 if [ "${DIME_SKIP_BUILD:-0}" != 1 ]; then

@@ -8,6 +8,7 @@ cd "$root"
 bash scripts/setup/services.sh
 bash scripts/setup/softhsm.sh
 bash scripts/setup/postfix.sh
+bash scripts/setup/dns.sh
 bash scripts/setup/node-deps.sh
 
 echo '== build, type-check, lint, import rules'
