@@ -7,6 +7,8 @@ export const QUEUES = {
   process: 'gateway-process',
   /** Delivers one message's recipients for one next hop (domain) and route. */
   delivery: 'gateway-delivery',
+  /** Builds the encrypted export of one approved escrow request (libs/escrow recovery). */
+  escrowExport: 'escrow-export',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -28,7 +30,13 @@ export interface DeliverJob {
   };
 }
 
-export type JobItem = ProcessJob | DeliverJob;
+export interface EscrowExportJob {
+  readonly name: 'escrow-export';
+  /** The request id only: the job re-reads and re-checks the approval itself. */
+  readonly data: { readonly requestId: string };
+}
+
+export type JobItem = ProcessJob | DeliverJob | EscrowExportJob;
 export type JobOf<N extends JobItem['name']> = Extract<JobItem, { name: N }>;
 
 /**
@@ -41,5 +49,7 @@ export function jobIdOf(job: JobItem): string {
       return `process/${job.data.messageId}`;
     case 'deliver':
       return `deliver/${job.data.messageId}/${job.data.route}/${job.data.domain}/${job.data.attempt}`;
+    case 'escrow-export':
+      return `escrow-export/${job.data.requestId}`;
   }
 }
