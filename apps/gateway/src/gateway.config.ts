@@ -3,7 +3,7 @@
 // Every key, its default and meaning is documented in appliance/gateway.env.example.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { dbConfigFromEnv, type DbConfig, type TlsPolicy } from '@lib/db';
+import { dbConfigFromEnv, type DbConfig, type DimePolicy, type TlsPolicy } from '@lib/db';
 import { hsmConfigFromEnv, type HsmConfig } from '@lib/hsm';
 import { jobsConfigFromEnv, type JobsConfig } from '@lib/jobs';
 
@@ -82,6 +82,27 @@ export interface GatewayConfig {
   readonly workers: {
     readonly lockDurationMs: number; // JOB_LOCK_DURATION
     readonly stalledIntervalMs: number; // JOB_STALLED_INTERVAL
+  };
+  /** DIME (issue #5): the DMTP listener, discovery and the DIME route. */
+  readonly dime: {
+    /** DIME_ENABLED (default: on when ORG_SIGNET_FILE is set): the DMTP listener, sealing and opening. */
+    readonly enabled: boolean;
+    /** The org signet made by appliance/hsm-init from the HSM-held POK (ORG_SIGNET_FILE). */
+    readonly orgSignetFile: string | undefined;
+    /** Implicit-TLS DMTP listener (DMTP_PORT, 26 in production, 2626 locally). */
+    readonly dmtpPort: number;
+    /** DIME policy of domains without their own (DIME_DEFAULT_POLICY: required, preferred, off). */
+    readonly defaultPolicy: DimePolicy;
+    /** A local sender without DIME keys (DIME_SENDER_POLICY): provision them on first use, or refuse. */
+    readonly senderPolicy: 'provision' | 'refuse';
+    /** Port of remote DX hosts (REMOTE_DMTP_PORT, 26; tests point it at loopback peers). */
+    readonly remotePort: number;
+    /** DX hosts that bypass DNS host selection, `domain=host:port` (DMTP_ROUTES); the `_dx` record still comes from DNS. */
+    readonly routes: Readonly<Record<string, StaticRoute>>;
+    /** Longest time a discovered record/signet is trusted without re-validation (DIME_CACHE_MAX_TTL). */
+    readonly cacheMaxTtlMs: number;
+    /** How long "no _dx record" is remembered (DIME_NEGATIVE_TTL). */
+    readonly negativeTtlMs: number;
   };
   /** Upper bound on any one pipeline step (STEP_TIMEOUT). */
   readonly stepTimeoutMs: number;
@@ -193,17 +214,24 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
   }
   const legacyCa = file('LEGACY_CA_FILE');
   const dnsServers = str('DNS_SERVERS', '').split(/[,\s]+/).filter(Boolean);
-  const staticRoutes: Record<string, StaticRoute> = {};
-  for (const entry of str('STATIC_ROUTES', '').split(/[,\s]+/).filter(Boolean)) {
-    const m = /^([^=]+)=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(entry);
-    const domain = m?.[1]?.toLowerCase();
-    const hopPort = Number(m?.[3]);
-    if (!m || !domain || !DOMAIN.test(domain) || hopPort < 1 || hopPort > 65535) {
-      problems.push(`STATIC_ROUTES: "${entry}" is not domain=host:port`);
-      continue;
+  const routes = (key: string) => {
+    const table: Record<string, StaticRoute> = {};
+    for (const entry of str(key, '').split(/[,\s]+/).filter(Boolean)) {
+      const m = /^([^=]+)=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(entry);
+      const domain = m?.[1]?.toLowerCase();
+      const hopPort = Number(m?.[3]);
+      if (!m || !domain || !DOMAIN.test(domain) || hopPort < 1 || hopPort > 65535) {
+        problems.push(`${key}: "${entry}" is not domain=host:port`);
+        continue;
+      }
+      table[domain] = Object.freeze({ host: m[2]!.replace(/^\[|\]$/g, ''), port: hopPort });
     }
-    staticRoutes[domain] = Object.freeze({ host: m[2]!.replace(/^\[|\]$/g, ''), port: hopPort });
-  }
+    return Object.freeze(table);
+  };
+  const staticRoutes = routes('STATIC_ROUTES');
+  const orgSignetFile = file('ORG_SIGNET_FILE');
+  const dimeEnabled = bool('DIME_ENABLED', orgSignetFile !== undefined);
+  if (dimeEnabled && !orgSignetFile) problems.push('ORG_SIGNET_FILE must be set when DIME_ENABLED is on (appliance/hsm-init writes org.signet)');
 
   let db: DbConfig | undefined;
   let jobs: JobsConfig | undefined;
@@ -255,7 +283,7 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
       remotePort: port('REMOTE_SMTP_PORT', 25),
       dnsServers,
       caFile: file('TLS_CA_FILE'),
-      staticRoutes: Object.freeze(staticRoutes),
+      staticRoutes,
       queueLifetimeMs: duration('QUEUE_LIFETIME', '5d'),
       delayNoticeAfterMs: duration('DELAY_NOTICE_AFTER', '4h'),
       retryBaseMs: duration('RETRY_BASE', '60s'),
@@ -266,6 +294,17 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
       commandTimeoutMs: duration('SMTP_COMMAND_TIMEOUT', '5m'),
       recoveryIntervalMs: duration('RECOVERY_INTERVAL', '30s'),
       deliveredPoolSize: int('DELIVERED_POOL_SIZE', 10, 1, 100),
+    },
+    dime: {
+      enabled: dimeEnabled,
+      orgSignetFile,
+      dmtpPort: port('DMTP_PORT', 2626),
+      defaultPolicy: oneOf('DIME_DEFAULT_POLICY', 'preferred', ['required', 'preferred', 'off']) as DimePolicy,
+      senderPolicy: oneOf('DIME_SENDER_POLICY', 'provision', ['provision', 'refuse']) as 'provision' | 'refuse',
+      remotePort: port('REMOTE_DMTP_PORT', 26),
+      routes: routes('DMTP_ROUTES'),
+      cacheMaxTtlMs: duration('DIME_CACHE_MAX_TTL', '1d'),
+      negativeTtlMs: duration('DIME_NEGATIVE_TTL', '5m'),
     },
     workers: { lockDurationMs, stalledIntervalMs },
     stepTimeoutMs: duration('STEP_TIMEOUT', '60s'),
