@@ -25,3 +25,21 @@ export {
   type AuditSnapshotReader,
 } from './audit.repository';
 export { DimeUserRepository, type DimeUserKeysRecord, type DimeUserRecord, type DimeUserStatus, type NewDimeUser } from './dime-user.repository';
+export {
+  JournalRepository,
+  type DispositionAction,
+  type DispositionCertificateRecord,
+  type JournalRecord,
+  type JournalRecordQuery,
+  type NewJournalRecord,
+  type ShreddedRecord,
+} from './journal.repository';
+export {
+  RetentionRepository,
+  type LegalHoldRecord,
+  type NewLegalHold,
+  type NewRetentionPolicy,
+  type RetentionPolicyChange,
+  type RetentionPolicyRecord,
+  type RetentionScope,
+} from './retention.repository';
