@@ -10,6 +10,8 @@ export interface ReceivedInfo {
   readonly authenticated: boolean;
   readonly queueId: string;
   readonly date: Date;
+  /** `with` protocol; default from secure/authenticated (ESMTP[S][A]); 'DMTP' for DIME received over DMTP. */
+  readonly protocol?: string;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -36,7 +38,7 @@ function sanitizeHelo(helo: string | null): string {
 export function receivedHeader(info: ReceivedInfo): Buffer {
   return Buffer.from(
     `Received: from ${sanitizeHelo(info.helo)} (${info.clientAddress.replace(/[^0-9a-fA-F.:]/g, '')})\r\n` +
-      `\tby ${info.hostname} with ${withProtocol(info.secure, info.authenticated)} id ${info.queueId};\r\n` +
+      `\tby ${info.hostname} with ${info.protocol ?? withProtocol(info.secure, info.authenticated)} id ${info.queueId};\r\n` +
       `\t${rfc5322Date(info.date)}\r\n`,
     'latin1',
   );
