@@ -7,6 +7,8 @@ export const QUEUES = {
   process: 'gateway-process',
   /** Delivers one message's recipients for one next hop (domain) and route. */
   delivery: 'gateway-delivery',
+  /** The retention sweep (repeatable): review queueing, crypto-shredding with signed certificates, blob deletion. */
+  retentionSweep: 'compliance-retention-sweep',
   /** Builds the encrypted export of one approved escrow request (libs/escrow recovery). */
   escrowExport: 'escrow-export',
 } as const;
@@ -36,7 +38,13 @@ export interface EscrowExportJob {
   readonly data: { readonly requestId: string };
 }
 
-export type JobItem = ProcessJob | DeliverJob | EscrowExportJob;
+/** One retention sweep run; `run` names the schedule slot (e.g. `repeat` or an operator-triggered uuid), no secrets. */
+export interface RetentionSweepJob {
+  readonly name: 'retention-sweep';
+  readonly data: { readonly run: string };
+}
+
+export type JobItem = ProcessJob | DeliverJob | RetentionSweepJob | EscrowExportJob;
 export type JobOf<N extends JobItem['name']> = Extract<JobItem, { name: N }>;
 
 /**
@@ -49,6 +57,8 @@ export function jobIdOf(job: JobItem): string {
       return `process/${job.data.messageId}`;
     case 'deliver':
       return `deliver/${job.data.messageId}/${job.data.route}/${job.data.domain}/${job.data.attempt}`;
+    case 'retention-sweep':
+      return `retention-sweep/${job.data.run}`;
     case 'escrow-export':
       return `escrow-export/${job.data.requestId}`;
   }
