@@ -43,3 +43,20 @@ export {
   type RetentionPolicyRecord,
   type RetentionScope,
 } from './retention.repository';
+export {
+  EscrowRepository,
+  type AuditAnchor,
+  type EscrowApprovalRecord,
+  type EscrowDecision,
+  type EscrowDecisionResult,
+  type EscrowExportRecord,
+  type EscrowExportSummary,
+  type EscrowPrincipalCounts,
+  type EscrowRecordCounts,
+  type EscrowRequestCounts,
+  type EscrowRequestRecord,
+  type EscrowRequestStatus,
+  type NewEscrowRequest,
+  type PrincipalRecord,
+  type PrincipalRole,
+} from './escrow.repository';

@@ -28,3 +28,46 @@ export {
 export { EscrowJournalSink, type JournalSinkEntry } from './journal/escrow-journal-sink';
 export { openJournalRecord, unwrapJournalRecordKey, type JournalRecordKeyFields } from './journal/journal-reader';
 export { decideRetention, policyMatches, retainUntil, selectPolicy, type RetentionDecision, type RetentionSubject } from './retention/retention-policy-match';
+// ---- escrow recovery (recovery/) and escrow reports (reports/)
+export { EscrowRecoveryError, isEscrowRecoveryError, type EscrowRecoveryErrorCode } from './recovery/escrow-recovery.error';
+export { escrowRecoveryConfigFromEnv, type EscrowRecoveryConfig, type EscrowRecoveryEnv } from './recovery/escrow-recovery.config';
+export { isPrincipalRole, PRINCIPAL_ROLES } from './recovery/principal-role';
+export type { EscrowRecordSource, EscrowScope } from './recovery/escrow-record-source';
+export { JournalRecordSource } from './recovery/journal-record-source';
+export {
+  checkUuid,
+  EscrowRecoveryService,
+  type EscrowAuditLog,
+  type EscrowExportEnqueuer,
+  type EscrowRecoveryOptions,
+  type EscrowRequestView,
+  type OpenEscrowRequest,
+  type PrincipalView,
+} from './recovery/escrow-recovery.service';
+export {
+  ESCROW_EXPORT_FORMAT,
+  EscrowExportService,
+  EXPORT_FILE_SUFFIX,
+  exportFilePath,
+  type EscrowExportManifest,
+  type EscrowExportOptions,
+  type EscrowExportResult,
+} from './recovery/escrow-export.service';
+export { createEscrowExportWorker, ESCROW_EXPORT_JOB_OPTIONS, EscrowExportQueue } from './recovery/escrow-export.queue';
+export { EXPORT_MAGIC, exportRecipientOf, openExport, parseExportPublicKey, sealExport, type ExportCurve } from './recovery/export-envelope';
+export { crc32, readStoredZip, writeStoredZip, type ZipEntry } from './recovery/stored-zip';
+export {
+  csvField,
+  ESCROW_REPORT_FORMAT,
+  ESCROW_REPORT_SIGNATURE_FORMAT,
+  escrowReportCsv,
+  renderEscrowReport,
+  reportSigningInput,
+  verifyEscrowReport,
+  type EscrowReport,
+  type EscrowReportAnchor,
+  type EscrowReportFormat,
+  type EscrowReportSignature,
+  type EscrowReportVerification,
+} from './reports/escrow-report';
+export { EscrowReportService, type SignedEscrowReport } from './reports/escrow-report.service';

@@ -1,0 +1,205 @@
+// The encryption of an escrow export for its requester (only the requester's private key opens
+// it; the gateway keeps no way back in). ECDH-ES with a fresh ephemeral key on the requester's
+// curve (P-256 or X25519), HKDF-SHA-256, then AES-256-GCM in 64 KiB segments (the STREAM
+// construction: nonce = prefix || segment counter || last flag, so truncation, reordering and
+// splicing fail authentication):
+//   file   = "DGXENC1\n" || u32be(headerLength) || header (canonical JSON) || segments
+//   header = {alg, curve, epk (base64 SPKI), recipient (sha256 of the recipient SPKI), salt, noncePrefix, segmentSize}
+//   key    = HKDF-SHA-256(ECDH(epk, recipient), salt, "dime-gateway escrow export v1" || 0x00 || header bytes, 32)
+//   each segment: AES-256-GCM(key, noncePrefix(7) || u32be(i) || last(1), AAD = header bytes) -> ciphertext || tag(16)
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { EscrowRecoveryError } from './escrow-recovery.error';
+
+export const EXPORT_MAGIC = Buffer.from('DGXENC1\n', 'ascii');
+const ALG = 'ECDH-ES+HKDF-SHA256+A256GCM-STREAM';
+const INFO = 'dime-gateway escrow export v1';
+const SEGMENT = 65536;
+const TAG = 16;
+const MAX_HEADER = 4096;
+
+export type ExportCurve = 'P-256' | 'X25519';
+
+interface EnvelopeHeader {
+  readonly alg: typeof ALG;
+  readonly curve: ExportCurve;
+  readonly epk: string;
+  readonly recipient: string;
+  readonly salt: string;
+  readonly noncePrefix: string;
+  readonly segmentSize: number;
+}
+
+/** The curve of a recipient key (P-256 or X25519), or INVALID_INPUT. */
+export function exportCurveOf(key: KeyObject): ExportCurve {
+  if (key.asymmetricKeyType === 'x25519') return 'X25519';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'P-256';
+  throw new EscrowRecoveryError('INVALID_INPUT', 'an export key must be a P-256 or X25519 public key');
+}
+
+/** Parses a recipient public key (PEM or DER SPKI) into its DER SPKI, checking the curve. */
+export function parseExportPublicKey(key: string | Uint8Array): Buffer {
+  let obj: KeyObject;
+  try {
+    obj = typeof key === 'string' ? createPublicKey(key) : createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
+  } catch (cause) {
+    throw new EscrowRecoveryError('INVALID_INPUT', 'not a public key in PEM (SPKI) form', { cause });
+  }
+  if (obj.type !== 'public') throw new EscrowRecoveryError('INVALID_INPUT', 'expected a public key, got a private one');
+  exportCurveOf(obj);
+  return obj.export({ format: 'der', type: 'spki' });
+}
+
+const fingerprint = (spki: Buffer): string => createHash('sha256').update(spki).digest('hex');
+
+function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
+  const n = Buffer.alloc(12);
+  prefix.copy(n, 0, 0, 7);
+  n.writeUInt32BE(index, 7);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+
+function deriveKey(shared: Buffer, salt: Buffer, headerBytes: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', shared, salt, Buffer.concat([Buffer.from(INFO, 'ascii'), Buffer.from([0]), headerBytes]), 32));
+}
+
+/** Encrypts plaintext for the holder of the private key matching recipientSpki (DER). */
+export function sealExport(plaintext: Uint8Array, recipientSpki: Uint8Array): Buffer {
+  const spki = parseExportPublicKey(recipientSpki);
+  const recipient = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  const curve = exportCurveOf(recipient);
+  const eph = curve === 'X25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
+  const salt = randomBytes(32);
+  const prefix = randomBytes(7);
+  const header: EnvelopeHeader = {
+    alg: ALG,
+    curve,
+    epk: eph.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    recipient: fingerprint(spki),
+    salt: salt.toString('base64'),
+    noncePrefix: prefix.toString('base64'),
+    segmentSize: SEGMENT,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const key = deriveKey(shared, salt, headerBytes);
+  shared.fill(0);
+  const lengthField = Buffer.alloc(4);
+  lengthField.writeUInt32BE(headerBytes.length);
+  const out: Buffer[] = [EXPORT_MAGIC, lengthField, headerBytes];
+  const data = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+  try {
+    // the last segment is always shorter than SEGMENT (possibly empty), so its position is implied
+    const segments = Math.floor(data.length / SEGMENT) + 1;
+    if (segments > MAX_U32_SEGMENTS) throw new RangeError('"plaintext" is too large for one export');
+    for (let i = 0; i < segments; i++) {
+      const last = i === segments - 1;
+      const c = createCipheriv('aes-256-gcm', key, nonce(prefix, i, last));
+      c.setAAD(headerBytes);
+      out.push(c.update(data.subarray(i * SEGMENT, last ? data.length : (i + 1) * SEGMENT)), c.final(), c.getAuthTag());
+    }
+  } finally {
+    key.fill(0);
+  }
+  return Buffer.concat(out);
+}
+
+const MAX_U32_SEGMENTS = 0xffffffff;
+
+const bad = (message: string, cause?: unknown): EscrowRecoveryError => new EscrowRecoveryError('BAD_EXPORT_FILE', message, cause === undefined ? undefined : { cause });
+
+function parseHeader(file: Buffer): { header: EnvelopeHeader; headerBytes: Buffer; body: Buffer } {
+  if (file.length < EXPORT_MAGIC.length + 4 || !file.subarray(0, EXPORT_MAGIC.length).equals(EXPORT_MAGIC)) throw bad('not an escrow export (bad magic)');
+  const len = file.readUInt32BE(EXPORT_MAGIC.length);
+  const start = EXPORT_MAGIC.length + 4;
+  if (len < 2 || len > MAX_HEADER || start + len > file.length) throw bad('escrow export header is truncated or too long');
+  const headerBytes = file.subarray(start, start + len);
+  let header: EnvelopeHeader;
+  try {
+    header = JSON.parse(headerBytes.toString('utf8')) as EnvelopeHeader;
+  } catch (cause) {
+    throw bad('escrow export header is not JSON', cause);
+  }
+  if (
+    typeof header !== 'object' ||
+    header === null ||
+    header.alg !== ALG ||
+    (header.curve !== 'P-256' && header.curve !== 'X25519') ||
+    typeof header.epk !== 'string' ||
+    typeof header.recipient !== 'string' ||
+    typeof header.salt !== 'string' ||
+    typeof header.noncePrefix !== 'string' ||
+    header.segmentSize !== SEGMENT
+  ) {
+    throw bad('escrow export header has unknown fields or values');
+  }
+  return { header, headerBytes, body: file.subarray(start + len) };
+}
+
+/** The recipient fingerprint (hex sha256 of the SPKI) an export file is encrypted to. */
+export function exportRecipientOf(file: Uint8Array): string {
+  return parseHeader(Buffer.from(file.buffer, file.byteOffset, file.byteLength)).header.recipient;
+}
+
+/** Decrypts an export with the requester's private key (PEM). BAD_EXPORT_FILE on any failure. */
+export function openExport(file: Uint8Array, privateKeyPem: string | KeyObject): Buffer {
+  const { header, headerBytes, body } = parseHeader(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+  let privateKey: KeyObject;
+  try {
+    privateKey = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
+  } catch (cause) {
+    throw new EscrowRecoveryError('INVALID_INPUT', 'not a private key in PEM form', { cause });
+  }
+  if (privateKey.type !== 'private') throw new EscrowRecoveryError('INVALID_INPUT', 'expected a private key');
+  const ownSpki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  if (fingerprint(ownSpki) !== header.recipient) throw bad('this export is encrypted to another key');
+  let epk: KeyObject;
+  let shared: Buffer;
+  try {
+    epk = createPublicKey({ key: Buffer.from(header.epk, 'base64'), format: 'der', type: 'spki' });
+    if (exportCurveOf(epk) !== header.curve) throw new Error('curve mismatch');
+    shared = diffieHellman({ privateKey, publicKey: epk });
+  } catch (cause) {
+    throw bad('escrow export has an unusable ephemeral key', cause);
+  }
+  const salt = Buffer.from(header.salt, 'base64');
+  const prefix = Buffer.from(header.noncePrefix, 'base64');
+  if (salt.length !== 32 || prefix.length !== 7) throw bad('escrow export header has a bad salt or nonce prefix');
+  const key = deriveKey(shared, salt, headerBytes);
+  shared.fill(0);
+  const out: Buffer[] = [];
+  try {
+    let off = 0;
+    for (let i = 0; ; i++) {
+      const remaining = body.length - off;
+      const last = remaining < SEGMENT + TAG;
+      if (remaining < TAG) throw bad('escrow export is truncated');
+      const len = last ? remaining : SEGMENT + TAG;
+      const seg = body.subarray(off, off + len);
+      const d = createDecipheriv('aes-256-gcm', key, nonce(prefix, i, last));
+      d.setAAD(headerBytes);
+      d.setAuthTag(seg.subarray(seg.length - TAG));
+      try {
+        out.push(d.update(seg.subarray(0, seg.length - TAG)), d.final());
+      } catch (cause) {
+        throw bad(`escrow export segment ${i} failed authentication (tampered or truncated)`, cause);
+      }
+      off += len;
+      if (last) break;
+    }
+  } finally {
+    key.fill(0);
+  }
+  return Buffer.concat(out);
+}

@@ -1,0 +1,150 @@
+// A minimal ZIP writer and reader for the STORE method (no compression) with CRC-32, written here
+// rather than pulled from npm: escrow exports need only a handful of entries that any unzip tool
+// opens (APPNOTE.TXT 4.3: local headers, central directory, end record; no ZIP64, so an archive and
+// each entry stay below 4 GiB and 65535 entries). Names are UTF-8 (general purpose bit 11).
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (ISO-HDLC, as ZIP and zlib use it). */
+export function crc32(data: Uint8Array, seed = 0): number {
+  let c = ~seed >>> 0;
+  for (let i = 0; i < data.length; i++) c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export interface ZipEntry {
+  readonly name: string;
+  readonly data: Uint8Array;
+}
+
+const MAX_U32 = 0xffffffff;
+const UTF8_FLAG = 0x0800;
+// 1980-01-01 00:00 in DOS format: fixed, so the same entries always give the same archive bytes
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+
+function checkName(name: string): Buffer {
+  if (typeof name !== 'string' || name.length === 0 || name.startsWith('/') || name.split('/').some((p) => p === '' || p === '.' || p === '..') || /[\\\0]/.test(name)) {
+    throw new RangeError(`"name" is not a safe relative zip entry name: ${JSON.stringify(name)}`);
+  }
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length > 0xffff) throw new RangeError('"name" is too long');
+  return bytes;
+}
+
+/** The archive as a list of buffers (concatenate or write them in order). */
+export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
+  if (entries.length > 0xffff) throw new RangeError('a stored zip holds at most 65535 entries');
+  const out: Buffer[] = [];
+  const central: Buffer[] = [];
+  const seen = new Set<string>();
+  let offset = 0;
+  for (const e of entries) {
+    const name = checkName(e.name);
+    if (seen.has(e.name)) throw new RangeError(`duplicate zip entry name ${JSON.stringify(e.name)}`);
+    seen.add(e.name);
+    const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    if (data.length > MAX_U32 || offset > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(UTF8_FLAG, 6);
+    local.writeUInt16LE(0, 8); // STORE
+    local.writeUInt16LE(DOS_TIME, 10);
+    local.writeUInt16LE(DOS_DATE, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    out.push(local, name, data);
+
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0
+    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE(UTF8_FLAG, 8);
+    cd.writeUInt16LE(0, 10);
+    cd.writeUInt16LE(DOS_TIME, 12);
+    cd.writeUInt16LE(DOS_DATE, 14);
+    cd.writeUInt32LE(crc, 16);
+    cd.writeUInt32LE(data.length, 20);
+    cd.writeUInt32LE(data.length, 24);
+    cd.writeUInt16LE(name.length, 28);
+    cd.writeUInt16LE(0, 30); // extra
+    cd.writeUInt16LE(0, 32); // comment
+    cd.writeUInt16LE(0, 34); // disk
+    cd.writeUInt16LE(0, 36); // internal attributes
+    cd.writeUInt32LE(((0o100600 << 16) >>> 0), 38); // external: regular file, rw-------
+    cd.writeUInt32LE(offset, 42);
+    central.push(cd, name);
+    offset += local.length + name.length + data.length;
+  }
+  const cdSize = central.reduce((n, b) => n + b.length, 0);
+  if (offset > MAX_U32 || offset + cdSize > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(0, 4);
+  end.writeUInt16LE(0, 6);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cdSize, 12);
+  end.writeUInt32LE(offset, 16);
+  end.writeUInt16LE(0, 20);
+  out.push(...central, end);
+  return out;
+}
+
+/**
+ * Reads a STORE-only zip (as written above) through its central directory, checking every
+ * entry's local header, sizes and CRC-32. Throws RangeError on anything else.
+ */
+export function readStoredZip(zip: Uint8Array): ZipEntry[] {
+  const b = Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
+  if (b.length < 22) throw new RangeError('not a zip archive: too short');
+  // the end record has no comment in archives this writer makes; accept a comment anyway
+  let eocd = -1;
+  for (let i = b.length - 22; i >= Math.max(0, b.length - 22 - 0xffff); i--) {
+    if (b.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new RangeError('not a zip archive: no end of central directory');
+  const count = b.readUInt16LE(eocd + 10);
+  const cdSize = b.readUInt32LE(eocd + 12);
+  let p = b.readUInt32LE(eocd + 16);
+  if (p + cdSize > eocd) throw new RangeError('zip central directory out of bounds');
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > eocd || b.readUInt32LE(p) !== 0x02014b50) throw new RangeError(`zip central directory entry ${i} is malformed`);
+    const method = b.readUInt16LE(p + 10);
+    const crc = b.readUInt32LE(p + 16);
+    const size = b.readUInt32LE(p + 20);
+    const usize = b.readUInt32LE(p + 24);
+    const nameLen = b.readUInt16LE(p + 28);
+    const extraLen = b.readUInt16LE(p + 30);
+    const commentLen = b.readUInt16LE(p + 32);
+    const localOffset = b.readUInt32LE(p + 42);
+    const name = b.subarray(p + 46, p + 46 + nameLen).toString('utf8');
+    p += 46 + nameLen + extraLen + commentLen;
+    if (method !== 0 || size !== usize) throw new RangeError(`zip entry ${JSON.stringify(name)} is compressed (only STORE is read)`);
+    checkName(name);
+    if (localOffset + 30 > b.length || b.readUInt32LE(localOffset) !== 0x04034b50) throw new RangeError(`zip entry ${JSON.stringify(name)}: bad local header`);
+    const start = localOffset + 30 + b.readUInt16LE(localOffset + 26) + b.readUInt16LE(localOffset + 28);
+    if (start + size > b.length) throw new RangeError(`zip entry ${JSON.stringify(name)} out of bounds`);
+    const data = b.subarray(start, start + size);
+    if (crc32(data) !== crc) throw new RangeError(`zip entry ${JSON.stringify(name)}: CRC-32 mismatch`);
+    entries.push({ name, data });
+  }
+  return entries;
+}
