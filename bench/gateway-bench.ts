@@ -6,6 +6,8 @@
 // rate (first send -> last message at the sink), CPU per message of the gateway process, of its
 // PostgreSQL backends and of its (private) Redis, and the gateway's own latency histograms.
 //   npm run bench:gateway -- [--messages N] [--rounds R] [--quick] [--log-level L] [--cpu-prof DIR]
+//     [--gateway-only] [--cells 10r,50r,10n,50n]   (iteration: skip Postfix / run some cells only;
+//     r = connection reuse, n = one message per connection)
 //   (writes bench/results/gateway-bench.json; needs PostgreSQL, redis-server, SoftHSM, Postfix)
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
@@ -34,6 +36,9 @@ interface Options {
   logLevel: string;
   cpuProfDir: string | undefined;
   env: Record<string, string>;
+  gatewayOnly: boolean;
+  /** Cells to run ("10r", "50n", ...); all four by default. */
+  cells: readonly string[] | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -65,6 +70,8 @@ function parseArgs(argv: readonly string[]): Options {
     logLevel: value('--log-level') ?? 'info',
     cpuProfDir: value('--cpu-prof'),
     env,
+    gatewayOnly: argv.includes('--gateway-only'),
+    cells: value('--cells')?.split(','),
   };
 }
 
@@ -270,6 +277,11 @@ async function main(): Promise<void> {
   const message = makeTestMessage(MESSAGE_SIZE, 'sender@origin.test', `rcpt@${SINK_DOMAIN}`);
   const cells: Cell[] = [];
   for (const reuseConnections of [true, false]) for (const concurrency of [10, 50]) cells.push({ concurrency, reuseConnections });
+  if (options.cells) {
+    const wanted = new Set(options.cells);
+    cells.splice(0, cells.length, ...cells.filter((c) => wanted.has(`${c.concurrency}${c.reuseConnections ? 'r' : 'n'}`)));
+    if (cells.length === 0) throw new RangeError('--cells selects no cell (use e.g. 10r,50n)');
+  }
 
   const bench = await GatewayBench.start(options);
   const gw = new Map<Cell, GatewayRunResult[]>(cells.map((c) => [c, []]));
@@ -280,6 +292,7 @@ async function main(): Promise<void> {
         // alternate which system goes first, so drift in the machine's load hits both alike
         const order = round % 2 === 0 ? (['gateway', 'postfix'] as const) : (['postfix', 'gateway'] as const);
         for (const system of order) {
+          if (system === 'postfix' && options.gatewayOnly) continue;
           const label = `round ${round + 1}/${options.rounds}, ${cell.concurrency} senders, ${cell.reuseConnections ? 'reused' : 'one per msg'}: ${system}`;
           process.stderr.write(`${label} ...`);
           if (system === 'gateway') {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpoolKeyring } from './spool-keyring';
@@ -9,6 +9,7 @@ describe('SpoolService', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spool-'));
   const keyring = SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1);
   const spool = new SpoolService(dir, keyring);
+  afterAll(() => spool.close());
 
   it('round-trips a message and never stores it in the clear', async () => {
     const id = randomUUID();
@@ -54,5 +55,23 @@ describe('SpoolService', () => {
     await expect(spool.read(id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await spool.remove(id);
     expect(await spool.exists(id)).toBe(false);
+  });
+
+  it('stores every one of many concurrent writes into one directory (grouped directory fsync), leaving no other files', async () => {
+    const prefix = randomUUID().slice(0, 2);
+    const ids = Array.from({ length: 40 }, () => `${prefix}${randomUUID().slice(2)}`);
+    await Promise.all(ids.map((id, i) => spool.write(id, Buffer.from(`message ${i}`))));
+    for (const [i, id] of ids.entries()) expect((await spool.read(id)).toString()).toBe(`message ${i}`);
+    const files = readdirSync(join(dir, prefix)).filter((f) => ids.some((id) => f.startsWith(id)));
+    expect(files.sort()).toEqual(ids.map((id) => `${id}.msg`).sort());
+  });
+
+  it('writes again after its subdirectory was removed behind its back', async () => {
+    const a = randomUUID();
+    await spool.write(a, Buffer.from('first'));
+    rmSync(join(dir, a.slice(0, 2)), { recursive: true });
+    const b = `${a.slice(0, 2)}${randomUUID().slice(2)}`;
+    await spool.write(b, Buffer.from('second'));
+    expect((await spool.read(b)).toString()).toBe('second');
   });
 });

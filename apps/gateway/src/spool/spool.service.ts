@@ -2,6 +2,12 @@
 // spool key, the message id as associated data) and fsynced, file and directory, before the
 // gateway answers 250. Layout: <dir>/<2 hex>/<message id>.msg, so no directory grows too large.
 //   file = "DGS1" ‖ key id (4, BE) ‖ IV (12) ‖ tag (16) ‖ ciphertext
+// A write is open (create) -> write -> fsync of the file and, at the same time, of its directory
+// (the new entry), over a directory handle kept open and shared by the writers in flight: three
+// steps on the path to the 250 instead of eight (temp file, rename, open/fsync/close of the
+// directory). No temp file + rename is needed: a file only counts once its queue row exists, and
+// that row is inserted after this write resolved; a crash mid-write leaves a file no row names
+// (and the authenticated encryption refuses a torn one anyway).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +36,8 @@ export interface SpoolWriteResult {
 export class SpoolService {
   /** Subdirectories known to exist (made or seen by this process): no mkdir per message. */
   private readonly madeDirs = new Set<string>();
+  /** Open handles and grouped fsyncs of the subdirectories (see DirSyncer). */
+  private readonly dirSyncers = new Map<string, DirSyncer>();
 
   constructor(
     private readonly dir: string,
@@ -53,21 +61,21 @@ export class SpoolService {
     const keyId = Buffer.alloc(4);
     keyId.writeUInt32BE(id);
     const body = Buffer.concat([MAGIC, keyId, iv, cipher.getAuthTag(), ciphertext]);
+    const sha256 = createHash('sha256').update(message).digest();
 
-    const tmp = `${file}.tmp-${process.pid}`;
-    const handle = await this.createFile(dir, tmp);
+    const handle = await this.createFile(dir, file);
     try {
       await handle.writeFile(body);
-      await handle.sync();
+      // the entry exists since the open: both fsyncs can run at once
+      await Promise.all([handle.sync(), this.syncDir(dir)]);
     } finally {
-      await handle.close();
+      // nothing durable depends on the close; it need not delay the 250
+      handle.close().catch(() => undefined);
     }
-    await fs.rename(tmp, file);
-    await syncDir(dir);
-    return { keyId: id, sha256: createHash('sha256').update(message).digest() };
+    return { keyId: id, sha256 };
   }
 
-  /** Opens a new file in `dir`, making `dir` only the first time (or if it vanished since). */
+  /** Opens (creates or truncates) a file in `dir`, making `dir` only the first time (or if it vanished since). */
   private async createFile(dir: string, path: string): Promise<fs.FileHandle> {
     const open = () => fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     if (this.madeDirs.has(dir)) {
@@ -76,13 +84,21 @@ export class SpoolService {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         this.madeDirs.delete(dir);
+        this.dirSyncers.get(dir)?.close();
+        this.dirSyncers.delete(dir);
       }
     }
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    // the new directory's entry in the spool root must be durable too, or the rename below could be lost with it
-    await syncDir(this.dir);
+    // the new directory's entry in the spool root must be durable too, or the file below could be lost with it
+    await syncDirOnce(this.dir);
     this.madeDirs.add(dir);
     return open();
+  }
+
+  private syncDir(dir: string): Promise<void> {
+    let syncer = this.dirSyncers.get(dir);
+    if (!syncer) this.dirSyncers.set(dir, (syncer = new DirSyncer(dir)));
+    return syncer.sync();
   }
 
   /** Reads and authenticates a spooled message. */
@@ -113,8 +129,8 @@ export class SpoolService {
 
   async remove(messageId: string): Promise<void> {
     const { file } = this.pathOf(messageId);
-    await fs.rm(file, { force: true });
-    await fs.rm(`${file}${ABORTED}`, { force: true });
+    // unlink, not rm: rm costs an lstat more per file (and the two run at once)
+    await Promise.all([unlinkIfExists(file), unlinkIfExists(`${file}${ABORTED}`)]);
   }
 
   /**
@@ -130,7 +146,13 @@ export class SpoolService {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    await syncDir(dir);
+    await this.syncDir(dir);
+  }
+
+  /** Closes the directory handles kept for fsync (the service stays usable: they reopen on demand). */
+  close(): void {
+    for (const syncer of this.dirSyncers.values()) syncer.close();
+    this.dirSyncers.clear();
   }
 
   async exists(messageId: string): Promise<boolean> {
@@ -152,11 +174,68 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+async function syncDirOnce(dir: string): Promise<void> {
   const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Group commit of one directory's fsync: the handle stays open, and a caller whose entry was made
+ * while an fsync is already running waits for the next one (started after that fsync ends, so it
+ * covers the entry), shared by everyone who asked meanwhile. Under load most writers thus share a
+ * directory fsync instead of each running open/fsync/close of its own.
+ */
+class DirSyncer {
+  private handle: Promise<fs.FileHandle> | undefined;
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return (this.running = this.start());
+    // an fsync that started before this caller's entry was made may not cover it: take the next one
+    this.next ??= this.running.then(
+      () => this.promote(),
+      () => this.promote(),
+    );
+    return this.next;
+  }
+
+  private promote(): Promise<void> {
+    this.next = undefined;
+    return (this.running = this.start());
+  }
+
+  private async start(): Promise<void> {
+    try {
+      this.handle ??= fs.open(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      const handle = await this.handle.catch((err: unknown) => {
+        this.handle = undefined;
+        throw err;
+      });
+      await handle.sync();
+    } finally {
+      // only if no later fsync took over meanwhile
+      if (!this.next) this.running = undefined;
+    }
+  }
+
+  close(): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    void handle?.then((h) => h.close()).catch(() => undefined);
   }
 }
