@@ -28,6 +28,29 @@ export {
 export { EscrowJournalSink, type JournalSinkEntry } from './journal/escrow-journal-sink';
 export { openJournalRecord, unwrapJournalRecordKey, type JournalRecordKeyFields } from './journal/journal-reader';
 export { decideRetention, policyMatches, retainUntil, selectPolicy, type RetentionDecision, type RetentionSubject } from './retention/retention-policy-match';
+export {
+  isRetentionTriggerError,
+  RetentionService,
+  translateTriggerError,
+  type Actor,
+  type LegalHoldInput,
+  type RetentionAudit,
+  type RetentionPolicyInput,
+} from './retention/retention.service';
+export {
+  buildCertificate,
+  certificateFile,
+  certificateSigningInput,
+  certificateText,
+  DISPOSITION_CERTIFICATE_FORMAT,
+  verifyDispositionCertificate,
+  type CertificateInputRecord,
+  type CertificateVerification,
+  type DispositionCertificate,
+  type SignedDispositionCertificate,
+} from './disposition/disposition-certificate';
+export { DispositionService, type DispositionOptions, type SweepProgress, type SweepResult } from './disposition/disposition.service';
+export { createRetentionSweepWorker, RetentionSweepQueue } from './disposition/retention-sweep.queue';
 // ---- escrow recovery (recovery/) and escrow reports (reports/)
 export { EscrowRecoveryError, isEscrowRecoveryError, type EscrowRecoveryErrorCode } from './recovery/escrow-recovery.error';
 export { escrowRecoveryConfigFromEnv, type EscrowRecoveryConfig, type EscrowRecoveryEnv } from './recovery/escrow-recovery.config';

@@ -119,7 +119,7 @@ describe('journal records', () => {
     await expect(openJournalRecord(env.keystore, store, swapped)).rejects.toMatchObject({ code: 'INTEGRITY' });
 
     const blob = await store.get(ra.blobKey);
-    blob[blob.length - 20] ^= 0x01;
+    blob.writeUInt8((blob.at(-20) ?? 0) ^ 0x01, blob.length - 20);
     const tampered = { get: async () => blob };
     await expect(openJournalRecord(env.keystore, tampered, ra)).rejects.toMatchObject({ code: 'INTEGRITY' });
     expect((await openJournalRecord(env.keystore, store, ra)).toString()).toBe('first message');
