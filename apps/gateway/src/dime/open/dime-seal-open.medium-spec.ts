@@ -6,11 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AuditService, HsmAuditSigner } from '@lib/audit';
 import {
+  ChunkType,
   createOrgSignet,
   fullSign,
   idSign,
   InMemorySigner,
   ed25519Generate,
+  parseMessageFrame,
   parseSignet,
   sealMessage,
   serializeSignet,
@@ -286,11 +288,16 @@ describe('seal at org A, door check and open at org B', () => {
 
   it('refuses an altered chunk', async () => {
     const sealed = Buffer.from(await sealAliceToBob());
-    const common = splitRfc5322(MESSAGE).commonHeaders.length; // the tamperer flips a byte well inside the chunks
-    sealed[Math.floor(sealed.length / 2) + (common % 7)] ^= 0x01;
+    // one bit of the common-headers chunk (subject, from, to), inside its encrypted author signature
+    const chunk = parseMessageFrame(sealed).chunks.find((c) => c.type === ChunkType.commonHeaders)!;
+    sealed[chunk.offset + 4 + 20] ^= 0x01;
     const verdict = await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed });
-    expect(verdict.ok).toBe(false);
-    expect((verdict as { reply: string }).reply).toMatch(/^554 5\.7\.[57] .*(tampered|altered)/);
+    expect(verdict).toEqual({ ok: false, reply: '554 5.7.7 DIME signature invalid: message altered after signing (from a.test)' });
+    // the last ciphertext byte of the body chunk: its padding no longer decodes
+    const again = Buffer.from(await sealAliceToBob());
+    const display = parseMessageFrame(again).chunks.find((c) => c.type === ChunkType.display)!;
+    again[display.offset + 4 + display.payload.length - 1] ^= 0x80;
+    expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: again })).toMatchObject({ ok: false, reply: expect.stringMatching(/^554 5\.7\.[57] .*tampered/) });
     await expect(b.opener.open({ message: sealed })).rejects.toBeInstanceOf(DimeOpenError);
   });
 
