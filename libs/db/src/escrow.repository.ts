@@ -167,6 +167,12 @@ const toPrincipal = (r: PrincipalRow): PrincipalRecord => ({ name: r.name, roles
 const APPROVAL_COUNT_SQL = `SELECT count(DISTINCT a.approver)::int AS n FROM escrow_approvals a JOIN escrow_requests r ON r.id = a.request_id
   WHERE a.request_id = $1 AND a.decision = 'approve' AND a.approver <> r.requester`;
 
+/** TypeORM returns [rows, rowCount] for UPDATE/DELETE ... RETURNING and the rows otherwise. */
+function updated<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}
+
 export class EscrowRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -263,11 +269,13 @@ export class EscrowRepository {
       const approvals = counted[0]?.n ?? 0;
       let rows: RequestRow[];
       if (decision === 'deny') {
-        rows = await q.query(`UPDATE escrow_requests SET status = 'denied', closed_at = $2 WHERE id = $1 AND status = 'open' RETURNING ${REQUEST_COLUMNS}`, [requestId, at]);
+        rows = updated(await q.query(`UPDATE escrow_requests SET status = 'denied', closed_at = $2 WHERE id = $1 AND status = 'open' RETURNING ${REQUEST_COLUMNS}`, [requestId, at]));
       } else {
-        rows = await q.query(
-          `UPDATE escrow_requests SET status = 'approved', approved_at = $2 WHERE id = $1 AND status = 'open' AND required_approvals <= $3 RETURNING ${REQUEST_COLUMNS}`,
-          [requestId, at, approvals],
+        rows = updated(
+          await q.query(
+            `UPDATE escrow_requests SET status = 'approved', approved_at = $2 WHERE id = $1 AND status = 'open' AND required_approvals <= $3 RETURNING ${REQUEST_COLUMNS}`,
+            [requestId, at, approvals],
+          ),
         );
         if (rows.length === 0) rows = await q.query(`SELECT ${REQUEST_COLUMNS} FROM escrow_requests WHERE id = $1`, [requestId]);
       }
@@ -279,11 +287,13 @@ export class EscrowRepository {
 
   /** Open or approved requests whose expiry is at or before `now` become expired; returns them. */
   async expireDue(now: Date, onlyId?: string): Promise<EscrowRequestRecord[]> {
-    const rows: RequestRow[] = await this.ds.query(
-      `UPDATE escrow_requests SET status = 'expired', closed_at = $1
+    const rows = updated<RequestRow>(
+      await this.ds.query(
+        `UPDATE escrow_requests SET status = 'expired', closed_at = $1
         WHERE status IN ('open', 'approved') AND expires_at <= $1 AND ($2::uuid IS NULL OR id = $2::uuid)
         RETURNING ${REQUEST_COLUMNS}`,
-      [now, onlyId ?? null],
+        [now, onlyId ?? null],
+      ),
     );
     return rows.map(toRequest);
   }
