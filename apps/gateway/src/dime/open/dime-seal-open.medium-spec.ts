@@ -290,13 +290,13 @@ describe('seal at org A, door check and open at org B', () => {
     const sealed = Buffer.from(await sealAliceToBob());
     // one bit of the common-headers chunk (subject, from, to), inside its encrypted author signature
     const chunk = parseMessageFrame(sealed).chunks.find((c) => c.type === ChunkType.commonHeaders)!;
-    sealed[chunk.offset + 4 + 20] ^= 0x01;
+    flipBits(sealed, chunk.offset + 4 + 20, 0x01);
     const verdict = await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed });
     expect(verdict).toEqual({ ok: false, reply: '554 5.7.7 DIME signature invalid: message altered after signing (from a.test)' });
     // the last ciphertext byte of the body chunk: its padding no longer decodes
     const again = Buffer.from(await sealAliceToBob());
     const display = parseMessageFrame(again).chunks.find((c) => c.type === ChunkType.display)!;
-    again[display.offset + 4 + display.payload.length - 1] ^= 0x80;
+    flipBits(again, display.offset + 4 + display.payload.length - 1, 0x80);
     expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: again })).toMatchObject({ ok: false, reply: expect.stringMatching(/^554 5\.7\.[57] .*tampered/) });
     await expect(b.opener.open({ message: sealed })).rejects.toBeInstanceOf(DimeOpenError);
   });
@@ -401,4 +401,8 @@ async function sealAs(authorSignet: Signet, signer: InMemorySigner | { publicKey
     recipient: { address: 'bob@b.test', signetFingerprint: signetFingerprint(bob, 'crypto'), encryptionKey: signetEncryptionKey(bob) },
     ...content,
   });
+}
+
+function flipBits(bytes: Buffer, at: number, mask: number): void {
+  bytes.writeUInt8(bytes.readUInt8(at) ^ mask, at);
 }
