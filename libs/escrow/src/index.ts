@@ -16,7 +16,10 @@ export {
 export { BlindIndexer, normaliseAddress, type BlindIndexMac } from './journal/blind-index';
 export { checkBlobKey, journalBlobKey, type ArchiveRetention, type ArchiveStore } from './journal/archive-store';
 export { FsArchiveStore } from './journal/fs-archive-store';
+export { S3ArchiveStore, type S3ArchiveStoreOptions } from './journal/s3-archive-store';
+export { signRequest as signS3RequestV4, type SigV4Credentials } from './journal/s3-sigv4';
 export { journalConfigFromEnv, type JournalConfig, type S3ArchiveConfig } from './journal/journal.config';
+export { createArchiveStore } from './journal/archive-store.factory';
 export {
   JournalService,
   loadEscrowPublicKey,
@@ -52,7 +55,6 @@ export {
 export { DispositionService, type DispositionOptions, type SweepProgress, type SweepResult } from './disposition/disposition.service';
 export { createRetentionSweepWorker, RetentionSweepQueue } from './disposition/retention-sweep.queue';
 // ---- escrow recovery (recovery/) and escrow reports (reports/)
-export { EscrowRecoveryError, isEscrowRecoveryError, type EscrowRecoveryErrorCode } from './recovery/escrow-recovery.error';
 export { escrowRecoveryConfigFromEnv, type EscrowRecoveryConfig, type EscrowRecoveryEnv } from './recovery/escrow-recovery.config';
 export { isPrincipalRole, PRINCIPAL_ROLES } from './recovery/principal-role';
 export type { EscrowRecordSource, EscrowScope } from './recovery/escrow-record-source';

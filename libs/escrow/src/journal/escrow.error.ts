@@ -19,7 +19,26 @@ export type EscrowErrorCode =
   /** PostgreSQL refused a retention rule violation (a trigger of the journal-retention migration). */
   | 'RETENTION_ENFORCED'
   /** A disposition certificate is malformed or its signature does not verify. */
-  | 'BAD_CERTIFICATE';
+  | 'BAD_CERTIFICATE'
+  // ---- escrow recovery and reports (recovery/, reports/)
+  /** The acting principal lacks the role, or is the requester deciding on their own request. */
+  | 'FORBIDDEN'
+  | 'PRINCIPAL_NOT_FOUND'
+  | 'PRINCIPAL_EXISTS'
+  | 'REQUEST_NOT_FOUND'
+  /** The escrow request is no longer open (decided, expired or exported). */
+  | 'REQUEST_NOT_OPEN'
+  | 'REQUEST_EXPIRED'
+  /** This approver decided on the request already: a second decision does not count. */
+  | 'ALREADY_DECIDED'
+  /** Export refused: the request is not approved by its quorum (or no longer). */
+  | 'NOT_APPROVED'
+  /** The requester has no public key to encrypt the export to. */
+  | 'NO_PUBLIC_KEY'
+  /** An export archive that is malformed, for another key, or fails authentication. */
+  | 'BAD_EXPORT_FILE'
+  /** An escrow report signature file that is malformed. */
+  | 'BAD_REPORT';
 
 export class EscrowError extends Error {
   override readonly name = 'EscrowError';
