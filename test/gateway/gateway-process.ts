@@ -77,6 +77,8 @@ export async function createGatewayToken(options: { token?: TestToken; commonNam
 export interface GatewayPorts {
   readonly smtp: number;
   readonly submission: number;
+  /** 0 unless DIME is on (ORG_SIGNET_FILE set). */
+  readonly dmtp: number;
   readonly metrics: number;
 }
 
@@ -149,6 +151,7 @@ function gatewayEnv(options: GatewayProcessOptions, queuePrefix: string, spoolDi
     GATEWAY_HOSTNAME: 'gw.example.test',
     SMTP_PORT: '0',
     SUBMISSION_PORT: '0',
+    DMTP_PORT: '0',
     METRICS_PORT: '0',
     ...options.env,
   };
@@ -177,7 +180,7 @@ export function startGatewayProcess(options: GatewayProcessOptions): Promise<Gat
 
   let out = '';
   let scanned = 0;
-  let ports: GatewayPorts = { smtp: 0, submission: 0, metrics: 0 };
+  let ports: GatewayPorts = { smtp: 0, submission: 0, dmtp: 0, metrics: 0 };
   let ready = false;
   let exitedFlag = false;
   const exited = new Promise<GatewayExit>((resolve) =>
@@ -236,7 +239,7 @@ export function startGatewayProcess(options: GatewayProcessOptions): Promise<Gat
       const line = lines.find((l) => l.includes('"msg":"gateway ready"'));
       if (!line) return;
       const r = JSON.parse(line) as GatewayPorts;
-      ports = { smtp: r.smtp, submission: r.submission, metrics: r.metrics };
+      ports = { smtp: r.smtp, submission: r.submission, dmtp: r.dmtp ?? 0, metrics: r.metrics };
       ready = true;
       clearTimeout(timer);
       resolve(proc);

@@ -1,6 +1,7 @@
 // The gateway process as a Nest application context (no HTTP framework): config, logger, metrics,
 // PostgreSQL, Redis (BullMQ), the HSM keystore, the encrypted spool, the pipeline and delivery
-// workers (DeliveryModule), the two SMTP listeners and the metrics server. Start and stop order
+// workers (DeliveryModule), the two SMTP listeners, the DMTP listener (when DIME is on) and the
+// metrics server. Start and stop order
 // live in one place, GatewayLifecycle: stop accepting and let SMTP sessions in a transaction finish,
 // then stop the workers, then close PostgreSQL (the HSM module closes the keystore last).
 import { readFileSync } from 'node:fs';
@@ -27,10 +28,13 @@ import {
   keyLabel,
   type HsmTlsCredentials,
 } from '@lib/hsm';
-import { AcceptanceService } from './acceptance/acceptance.service';
+import { AcceptanceError, AcceptanceService } from './acceptance/acceptance.service';
 import { DeliveryModule, DeliveryRuntime } from './delivery/delivery.module';
+import { createDimeServices, type DimeServices } from './dime/dime.services';
+import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dime/dmtp/dmtp-server';
+import type { DmtpAcceptor } from './dime/dmtp/dmtp-session';
 import type { GatewayConfig } from './gateway.config';
-import { CLOCK, DATA_SOURCE, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
+import { CLOCK, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
 import type { GatewayLogger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics.server';
@@ -82,13 +86,45 @@ export class GatewayListeners {
   constructor(
     readonly smtp: SmtpListener,
     readonly submission: SmtpListener,
+    /** Implicit-TLS DMTP, when DIME is on. */
+    readonly dmtp?: DmtpServer,
   ) {}
+}
+
+/**
+ * Durable acceptance of a D/MIME message the DMTP door verified: stored byte for byte (format
+ * 'dime'), one recipient (the local user the destination envelope names), the author as envelope
+ * sender; `250 OK [id]` only once it is on disk, in PostgreSQL and enqueued.
+ */
+export function dmtpAcceptor(acceptor: AcceptanceService, clock: () => number): DmtpAcceptor {
+  return async (input) => {
+    const dataEndedAt = clock();
+    try {
+      await acceptor.accept({
+        listener: 'dmtp',
+        direction: 'inbound',
+        format: 'dime',
+        mailFrom: input.author,
+        recipients: [{ address: input.recipient, domain: input.recipient.slice(input.recipient.lastIndexOf('@') + 1).toLowerCase() }],
+        clientAddress: input.peer.address,
+        clientHelo: input.peer.helo ?? input.originDomain,
+        authUser: null,
+        secure: true,
+        message: Buffer.from(input.message.buffer, input.message.byteOffset, input.message.byteLength),
+        dataEndedAt,
+      });
+      return { reply: `250 OK [${input.transactionId}]` };
+    } catch (error) {
+      if (error instanceof AcceptanceError) return { reply: '451 4.3.0 message not stored, try again later' };
+      throw error;
+    }
+  };
 }
 
 @Injectable()
 export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** Bound ports, known after bootstrap (0 in the config picks free ones). */
-  ports = { smtp: 0, submission: 0, metrics: 0 };
+  ports = { smtp: 0, submission: 0, dmtp: 0, metrics: 0 };
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -105,15 +141,16 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
       metrics: await this.metricsServer.listen(metricsPort, address),
       smtp: await this.listeners.smtp.listen(smtpPort, address),
       submission: await this.listeners.submission.listen(submissionPort, address),
+      dmtp: this.listeners.dmtp ? await this.listeners.dmtp.listen(this.config.dime.dmtpPort, address) : 0,
     };
     this.logger.info({ address, ...this.ports, hostname: this.config.hostname, localDomains: this.config.localDomains }, 'gateway ready');
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     const grace = this.config.shutdownGraceMs;
-    const busy = this.listeners.smtp.activeSessions + this.listeners.submission.activeSessions;
+    const busy = this.listeners.smtp.activeSessions + this.listeners.submission.activeSessions + (this.listeners.dmtp?.activeSessions ?? 0);
     this.logger.info({ signal, sessions: busy, graceMs: grace }, 'shutting down: no new connections, finishing sessions in a transaction');
-    await Promise.all([this.listeners.smtp.drain(grace), this.listeners.submission.drain(grace)]);
+    await Promise.all([this.listeners.smtp.drain(grace), this.listeners.submission.drain(grace), this.listeners.dmtp?.drain(grace)]);
     this.logger.info('listeners closed; stopping workers');
     await this.runtime.stop();
     await this.metricsServer.close();
@@ -137,13 +174,19 @@ class GatewayCoreModule {
         { provide: DATA_SOURCE, useFactory: () => openDatabase(config.db, { applicationName: 'dime-gateway' }) },
         { provide: QueueRepository, useFactory: (ds: DataSource) => new QueueRepository(ds), inject: [DATA_SOURCE] },
         {
+          provide: DIME_SERVICES,
+          useFactory: async (ds: DataSource, keystore: HsmKeystore): Promise<DimeServices | null> =>
+            config.dime.enabled ? createDimeServices(config, keystore, ds) : null,
+          inject: [DATA_SOURCE, HsmKeystore],
+        },
+        {
           provide: SpoolService,
           useFactory: async (ds: DataSource, keystore: HsmKeystore) =>
             new SpoolService(config.spoolDir, await SpoolKeyring.load(new SpoolKeyRepository(ds), keystore, keyLabel('user-kek'))),
           inject: [DATA_SOURCE, HsmKeystore],
         },
       ],
-      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService],
+      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService, DIME_SERVICES],
     };
   }
 }
@@ -178,13 +221,30 @@ export class GatewayModule {
         },
         {
           provide: GatewayListeners,
-          useFactory: async (acceptor: AcceptanceService, keystore: HsmKeystore) => {
+          useFactory: async (acceptor: AcceptanceService, keystore: HsmKeystore, dime: DimeServices | null) => {
             const tls = await hsmListenerTls(config, keystore);
             const auth = config.submission.authFile ? SubmissionAuthFile.load(config.submission.authFile) : undefined;
             const common = { config, acceptor, metrics, logger, tls, clock };
-            return new GatewayListeners(new SmtpListener({ ...common, name: 'smtp' }), new SmtpListener({ ...common, name: 'submission', ...(auth ? { auth } : {}) }));
+            const dmtp = dime
+              ? new DmtpServer({
+                  hostname: config.hostname,
+                  localDomains: config.localDomains,
+                  tls,
+                  signets: dime.users,
+                  doorCheck: dime.doorCheck,
+                  acceptor: dmtpAcceptor(acceptor, clock),
+                  directory: dime.directory,
+                  limits: { ...DEFAULT_DMTP_LIMITS, maxMessageBytes: config.limits.maxMessageBytes, maxSessions: config.limits.maxConnections },
+                  logger: logger.child({ listener: 'dmtp' }),
+                })
+              : undefined;
+            return new GatewayListeners(
+              new SmtpListener({ ...common, name: 'smtp' }),
+              new SmtpListener({ ...common, name: 'submission', ...(auth ? { auth } : {}) }),
+              dmtp,
+            );
           },
-          inject: [AcceptanceService, HsmKeystore],
+          inject: [AcceptanceService, HsmKeystore, DIME_SERVICES],
         },
         {
           provide: MetricsServer,

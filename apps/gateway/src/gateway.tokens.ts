@@ -12,3 +12,5 @@ export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
 /** `() => number`, the clock (ms since epoch); tests pass a fake one (STYLE.md 9). */
 export const CLOCK = Symbol('CLOCK');
+/** `DimeServices | null` (dime/dime.services.ts): null when DIME_ENABLED is off. */
+export const DIME_SERVICES = Symbol('DIME_SERVICES');

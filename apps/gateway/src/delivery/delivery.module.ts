@@ -2,16 +2,21 @@
 // sweeper and queue depth gauge, started at application bootstrap and closed at shutdown.
 // It expects these providers to be visible to it (from a global module, or a module passed in
 // `imports`): GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE (gateway.tokens.ts),
-// SpoolService and GatewayMetrics (by class). It exports GatewayQueues (the acceptance side
+// SpoolService and GatewayMetrics (by class), and optionally DIME_SERVICES (the DIME route: classify
+// by DIME policy, open received D/MIME in `transform`, DMTP delivery). It exports GatewayQueues (the acceptance side
 // enqueues `process` jobs with it) and LocalMessageEnqueuer.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Module, type DynamicModule, type ModuleMetadata, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConnectionOptions, Worker } from 'bullmq';
 import { DeliveredRecorder, DomainPolicyRepository, QueueRepository, type DataSource } from '@lib/db';
 import type { GatewayConfig } from '../gateway.config';
-import { DATA_SOURCE, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
+import type { DimeServices } from '../dime/dime.services';
+import { DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
 import type { GatewayLogger } from '../observability/logger';
 import { GatewayMetrics } from '../observability/metrics';
 import { ClassifyStep } from '../pipeline/classify.step';
+import { DimeOpenTransformer } from '../pipeline/dime-open.transformer';
 import { DispatchStep } from '../pipeline/dispatch.step';
 import { GatewayQueues } from '../pipeline/gateway-queues';
 import { NOOP_JOURNAL_SINK, type JournalSink } from '../pipeline/journal-sink';
@@ -24,6 +29,8 @@ import { MessageProcessor } from '../pipeline/process.processor';
 import { TransformStep } from '../pipeline/transform.step';
 import { SpoolService } from '../spool/spool.service';
 import { DeliveryService } from './delivery.service';
+import { DmtpDelivery } from './dmtp-delivery';
+import { isDimeSealError } from '../dime/seal/dime-seal.error';
 import { DsnService } from './dsn.service';
 import { LocalMessageEnqueuer } from './local-message.enqueuer';
 import { MessageFinisher } from './message-finisher';
@@ -45,7 +52,16 @@ export interface DeliveryModuleOptions {
 
 /** Builds every pipeline and delivery object from plain dependencies (also used without Nest, in tests). */
 export function createDeliveryRuntime(
-  deps: { config: GatewayConfig; logger: GatewayLogger; connection: ConnectionOptions; dataSource: DataSource; spool: SpoolService; metrics?: GatewayMetrics | undefined },
+  deps: {
+    config: GatewayConfig;
+    logger: GatewayLogger;
+    connection: ConnectionOptions;
+    dataSource: DataSource;
+    spool: SpoolService;
+    metrics?: GatewayMetrics | undefined;
+    /** The DIME side; without it every non-local recipient goes over SMTP and D/MIME is not opened. */
+    dime?: DimeServices | null | undefined;
+  },
   options: Omit<DeliveryModuleOptions, 'imports'> & { clock?: () => number; random?: () => number } = {},
 ): DeliveryRuntime {
   const { config, logger, metrics } = deps;
@@ -58,11 +74,13 @@ export function createDeliveryRuntime(
   const enqueuer = new LocalMessageEnqueuer(queue, deps.spool, queues, { hostname: config.hostname, localDomains: config.localDomains, queueLifetimeMs: config.delivery.queueLifetimeMs }, clock);
   const dsn = new DsnService(queue, bodies, enqueuer, finisher, config.hostname, logger, metrics, clock);
   const t = config.stepTimeoutMs;
+  const dime = deps.dime ?? undefined;
+  const policyOf = (domain: string) => policies.findDimePolicy(domain);
   const pipeline = new Pipeline(
     [
       new PolicyStep(t),
-      new ClassifyStep(config.localDomains, t),
-      new TransformStep(t, options.transformer ?? IDENTITY_TRANSFORMER),
+      new ClassifyStep(config.localDomains, t, dime ? { directory: dime.directory, policyOf, defaultPolicy: config.dime.defaultPolicy } : undefined),
+      new TransformStep(t, options.transformer ?? (dime ? new DimeOpenTransformer(dime.opener, config.hostname) : IDENTITY_TRANSFORMER)),
       new JournalStep(t, options.journalSink ?? NOOP_JOURNAL_SINK),
       new DispatchStep(t, queue, bodies, queues, dsn),
     ],
@@ -74,7 +92,36 @@ export function createDeliveryRuntime(
     options.dns ?? createDnsLookup(config.delivery.dnsServers),
   );
   const recorder = new DeliveredRecorder(config.db, { size: config.delivery.deliveredPoolSize, applicationName: 'dime-gateway-delivered' });
-  const delivery = new DeliveryService({ config, queue, recorder, policies, bodies, resolver, queues, dsn, finisher, logger, metrics, clock, ...(options.random ? { random: options.random } : {}) });
+  const dmtp = dime
+    ? new DmtpDelivery({
+        directory: dime.directory,
+        sealer: dime.sealer,
+        policyOf,
+        defaultPolicy: config.dime.defaultPolicy,
+        localDomains: config.localDomains,
+        orgDomain: config.orgDomain,
+        hostname: config.hostname,
+        timeouts: { connectMs: config.delivery.connectTimeoutMs, commandMs: config.delivery.commandTimeoutMs },
+        ca: [...rootCertificates, ...(config.delivery.caFile ? [readFileSync(config.delivery.caFile)] : [])],
+        refusalOf: (err) => (isDimeSealError(err) ? { reply: err.reply } : undefined),
+      })
+    : undefined;
+  const delivery = new DeliveryService({
+    config,
+    queue,
+    recorder,
+    policies,
+    bodies,
+    resolver,
+    queues,
+    dsn,
+    finisher,
+    logger,
+    metrics,
+    clock,
+    dmtp,
+    ...(options.random ? { random: options.random } : {}),
+  });
   const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock, 5000, finisher);
   return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger);
 }
@@ -140,9 +187,16 @@ export class DeliveryModule {
       providers: [
         {
           provide: DeliveryRuntime,
-          useFactory: (config: GatewayConfig, logger: GatewayLogger, connection: ConnectionOptions, dataSource: DataSource, spool: SpoolService, metrics: GatewayMetrics) =>
-            createDeliveryRuntime({ config, logger, connection, dataSource, spool, metrics }, options),
-          inject: [GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE, SpoolService, GatewayMetrics],
+          useFactory: (
+            config: GatewayConfig,
+            logger: GatewayLogger,
+            connection: ConnectionOptions,
+            dataSource: DataSource,
+            spool: SpoolService,
+            metrics: GatewayMetrics,
+            dime: DimeServices | null | undefined,
+          ) => createDeliveryRuntime({ config, logger, connection, dataSource, spool, metrics, dime }, options),
+          inject: [GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE, SpoolService, GatewayMetrics, { token: DIME_SERVICES, optional: true }],
         },
         { provide: GatewayQueues, useFactory: (r: DeliveryRuntime) => r.queues, inject: [DeliveryRuntime] },
         { provide: LocalMessageEnqueuer, useFactory: (r: DeliveryRuntime) => r.enqueuer, inject: [DeliveryRuntime] },
