@@ -65,8 +65,12 @@ export DB_MIGRATION_USER="${DB_MIGRATION_USER:-dime}"
 export DB_USER="${DB_USER:-dime_app}"
 export TLS_CERT_FILE="${TLS_CERT_FILE:-$ROOT/.local/hsm/tls-ecdsa.cert.pem}"
 export TLS_RSA_CERT_FILE="${TLS_RSA_CERT_FILE:-$ROOT/.local/hsm/tls-rsa.cert.pem}"
+# DIME: the org signet hsm-init made from the HSM-held POK turns on the DMTP listener and the DIME route
+export ORG_SIGNET_FILE="${ORG_SIGNET_FILE:-$ROOT/.local/hsm/org.signet}"
+export DMTP_PORT="${DMTP_PORT:-2626}"
 # SoftHSM re-reads its token directory only on C_Initialize; the provider shares the module here
 export HSM_REINITIALIZE_ON_LOSS="${HSM_REINITIALIZE_ON_LOSS:-false}"
 
-log "gateway for $ORG_DOMAIN: SMTP $GATEWAY_BIND:$SMTP_PORT, submission $GATEWAY_BIND:$SUBMISSION_PORT, metrics $GATEWAY_BIND:$METRICS_PORT, legacy server $LEGACY_HOST:$LEGACY_PORT"
+log "gateway for $ORG_DOMAIN: SMTP $GATEWAY_BIND:$SMTP_PORT, submission $GATEWAY_BIND:$SUBMISSION_PORT, DMTP $GATEWAY_BIND:$DMTP_PORT, metrics $GATEWAY_BIND:$METRICS_PORT, legacy server $LEGACY_HOST:$LEGACY_PORT"
+log "publish this DIME record for $ORG_DOMAIN: $(cat "$ROOT/.local/hsm/dx-record.txt" 2>/dev/null || echo 'missing: run appliance/hsm-init.sh')"
 exec node --openssl-config="$HSM_OPENSSL_CONF" "$ROOT/dist/apps/gateway/src/main.js"
