@@ -3,7 +3,7 @@
 // once without retries. The worker reports the job's progress as records are added.
 import { Queue, type QueueEvents, UnrecoverableError, Worker, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { jobIdOf, QUEUES, type EscrowExportJob } from '@lib/jobs';
-import { isEscrowRecoveryError } from './escrow-recovery.error';
+import { isEscrowError } from '../journal/escrow.error';
 import type { EscrowExportResult, EscrowExportService } from './escrow-export.service';
 import type { EscrowExportEnqueuer } from './escrow-recovery.service';
 
@@ -54,8 +54,9 @@ export function createEscrowExportWorker(
       try {
         return await service.run(job.data.requestId, (percent) => job.updateProgress(percent));
       } catch (err) {
-        // a refusal is final: retrying cannot make an unapproved request approved
-        if (isEscrowRecoveryError(err)) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+        // a refusal (or a shredded/tampered record) is final: retrying cannot make an unapproved
+        // request approved; only the archive store's transient failures are retried
+        if (isEscrowError(err) && err.code !== 'ARCHIVE_STORE') throw new UnrecoverableError(`${err.code}: ${err.message}`);
         throw err;
       }
     },

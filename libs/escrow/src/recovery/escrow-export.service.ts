@@ -9,7 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EscrowRepository, EscrowRequestRecord } from '@lib/db';
-import { EscrowRecoveryError } from './escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 import type { EscrowRecordSource } from './escrow-record-source';
 import type { EscrowAuditLog } from './escrow-recovery.service';
 import { checkUuid } from './escrow-recovery.service';
@@ -90,7 +90,7 @@ export class EscrowExportService {
       outcome: 'denied',
       details: { reason },
     });
-    throw new EscrowRecoveryError('NOT_APPROVED', `escrow export of ${id} refused: ${reason}`);
+    throw new EscrowError('NOT_APPROVED', `escrow export of ${id} refused: ${reason}`);
   }
 
   /** Runs the export of one request. progress(0..100) is reported as records are added. */

@@ -1,5 +1,5 @@
 // Escrow recovery settings, read from the environment once (STYLE.md 4) and frozen.
-import { EscrowRecoveryError } from './escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 
 export interface EscrowRecoveryConfig {
   /** Distinct approvers a request needs (ESCROW_REQUIRED_APPROVALS, default 2, 1..16). */
@@ -20,6 +20,6 @@ export function escrowRecoveryConfigFromEnv(env: EscrowRecoveryEnv, defaultExpor
   if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 365) problems.push('ESCROW_REQUEST_TTL_HOURS must be an integer in 1..8760');
   const exportDir = env['ESCROW_EXPORT_DIR'] || defaultExportDir;
   if (!exportDir.startsWith('/')) problems.push('ESCROW_EXPORT_DIR must be an absolute path');
-  if (problems.length > 0) throw new EscrowRecoveryError('INVALID_INPUT', `invalid escrow configuration: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new EscrowError('INVALID_INPUT', `invalid escrow configuration: ${problems.join('; ')}`);
   return Object.freeze({ requiredApprovals: m, requestTtlMs: hours * 3600_000, exportDir });
 }

@@ -19,7 +19,7 @@ import { FsArchiveStore } from '../journal/fs-archive-store';
 import { JournalService, loadEscrowPublicKey } from '../journal/journal.service';
 import { EscrowReportService } from '../reports/escrow-report.service';
 import { verifyEscrowReport } from '../reports/escrow-report';
-import { isEscrowRecoveryError, type EscrowRecoveryErrorCode } from './escrow-recovery.error';
+import { isEscrowError, type EscrowErrorCode } from '../journal/escrow.error';
 import { EscrowExportService, exportFilePath, type EscrowExportManifest } from './escrow-export.service';
 import { createEscrowExportWorker, EscrowExportQueue } from './escrow-export.queue';
 import { EscrowRecoveryService } from './escrow-recovery.service';
@@ -59,12 +59,12 @@ async function journalMessage(sender: string, recipients: string[], content: Buf
   return outcome.recordId;
 }
 
-async function expectCode(p: Promise<unknown>, code: EscrowRecoveryErrorCode): Promise<void> {
+async function expectCode(p: Promise<unknown>, code: EscrowErrorCode): Promise<void> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
   );
-  if (!isEscrowRecoveryError(err)) throw new Error(`expected EscrowRecoveryError ${code}, got ${err === null ? 'success' : String(err)}`);
+  if (!isEscrowError(err)) throw new Error(`expected EscrowError ${code}, got ${err === null ? 'success' : String(err)}`);
   expect(err.code).toBe(code);
 }
 

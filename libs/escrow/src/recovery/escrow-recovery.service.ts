@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditRecordInput } from '@lib/audit';
 import type { EscrowRepository, EscrowRequestRecord, EscrowRequestStatus, PrincipalRecord, PrincipalRole } from '@lib/db';
-import { EscrowRecoveryError } from './escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 import type { EscrowRecordSource } from './escrow-record-source';
 import { parseExportPublicKey } from './export-envelope';
 import { isPrincipalRole } from './principal-role';
@@ -71,19 +71,19 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 /** A lower-cased UUID (request and record ids); INVALID_INPUT otherwise. */
 export function checkUuid(id: string, what = 'escrow request id'): string {
-  if (typeof id !== 'string' || !UUID.test(id.toLowerCase())) throw new EscrowRecoveryError('INVALID_INPUT', `not a valid ${what}: ${JSON.stringify(id)}`);
+  if (typeof id !== 'string' || !UUID.test(id.toLowerCase())) throw new EscrowError('INVALID_INPUT', `not a valid ${what}: ${JSON.stringify(id)}`);
   return id.toLowerCase();
 }
 
 function checkText(value: unknown, what: string, max: number): string {
-  if (typeof value !== 'string' || value.trim().length === 0) throw new EscrowRecoveryError('INVALID_INPUT', `${what} is required`);
-  if (value.length > max || /\0/.test(value)) throw new EscrowRecoveryError('INVALID_INPUT', `${what} is longer than ${max} characters or contains NUL`);
+  if (typeof value !== 'string' || value.trim().length === 0) throw new EscrowError('INVALID_INPUT', `${what} is required`);
+  if (value.length > max || /\0/.test(value)) throw new EscrowError('INVALID_INPUT', `${what} is longer than ${max} characters or contains NUL`);
   return value.trim();
 }
 
 function checkDate(value: Date | null | undefined, what: string): Date | null {
   if (value === null || value === undefined) return null;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new EscrowRecoveryError('INVALID_INPUT', `${what} is not a valid date`);
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new EscrowError('INVALID_INPUT', `${what} is not a valid date`);
   return value;
 }
 
@@ -110,10 +110,10 @@ export class EscrowRecoveryService {
 
   /** Registers a principal with roles and, for auditors who export, the public key exports are encrypted to. */
   async addPrincipal(name: string, roles: readonly string[], publicKeyPem: string | null, actor = 'system:operator-cli'): Promise<PrincipalView> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new EscrowRecoveryError('INVALID_INPUT', `principal name must match ${NAME.source}`);
-    if (!Array.isArray(roles) || roles.length === 0) throw new EscrowRecoveryError('INVALID_INPUT', 'at least one role is required');
+    if (typeof name !== 'string' || !NAME.test(name)) throw new EscrowError('INVALID_INPUT', `principal name must match ${NAME.source}`);
+    if (!Array.isArray(roles) || roles.length === 0) throw new EscrowError('INVALID_INPUT', 'at least one role is required');
     const unique = [...new Set(roles)];
-    for (const r of unique) if (!isPrincipalRole(r)) throw new EscrowRecoveryError('INVALID_INPUT', `unknown role "${r}" (auditor, escrow-approver, compliance-officer, admin)`);
+    for (const r of unique) if (!isPrincipalRole(r)) throw new EscrowError('INVALID_INPUT', `unknown role "${r}" (auditor, escrow-approver, compliance-officer, admin)`);
     const spki = publicKeyPem === null ? null : parseExportPublicKey(publicKeyPem);
     const created = await this.repository.insertPrincipal(name, unique as PrincipalRole[], spki, this.clock());
     await this.audit.record({
@@ -124,7 +124,7 @@ export class EscrowRecoveryService {
       outcome: created ? 'success' : 'failure',
       details: { roles: unique, publicKey: spki !== null, ...(created ? {} : { reason: 'exists' }) },
     });
-    if (!created) throw new EscrowRecoveryError('PRINCIPAL_EXISTS', `principal "${name}" exists already`);
+    if (!created) throw new EscrowError('PRINCIPAL_EXISTS', `principal "${name}" exists already`);
     return { name, roles: unique as PrincipalRole[], hasPublicKey: spki !== null };
   }
 
@@ -134,12 +134,12 @@ export class EscrowRecoveryService {
 
   /** The principal if it holds the role; FORBIDDEN (audited) otherwise. */
   private async requireRole(name: string, role: PrincipalRole, action: string, objectId: string | null, actorAddress: string | null): Promise<PrincipalRecord> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new EscrowRecoveryError('INVALID_INPUT', 'the acting principal\'s name is invalid');
+    if (typeof name !== 'string' || !NAME.test(name)) throw new EscrowError('INVALID_INPUT', 'the acting principal\'s name is invalid');
     const p = await this.repository.findPrincipal(name);
     if (p === null || !p.roles.includes(role)) {
       await this.refused(name, actorAddress, action, objectId, p === null ? 'unknown principal' : `lacks the ${role} role`);
-      if (p === null) throw new EscrowRecoveryError('PRINCIPAL_NOT_FOUND', `no principal "${name}"`);
-      throw new EscrowRecoveryError('FORBIDDEN', `principal "${name}" lacks the ${role} role`);
+      if (p === null) throw new EscrowError('PRINCIPAL_NOT_FOUND', `no principal "${name}"`);
+      throw new EscrowError('FORBIDDEN', `principal "${name}" lacks the ${role} role`);
     }
     return p;
   }
@@ -157,10 +157,10 @@ export class EscrowRecoveryService {
     const justification = checkText(input.justification, 'justification', 4000);
     const from = checkDate(input.from, 'from');
     const to = checkDate(input.to, 'to');
-    if (from !== null && to !== null && from.getTime() >= to.getTime()) throw new EscrowRecoveryError('INVALID_INPUT', '"from" must be before "to"');
+    if (from !== null && to !== null && from.getTime() >= to.getTime()) throw new EscrowError('INVALID_INPUT', '"from" must be before "to"');
     let recordIds: string[] | null = null;
     if (input.recordIds !== undefined && input.recordIds !== null) {
-      if (input.recordIds.length === 0 || input.recordIds.length > 100_000) throw new EscrowRecoveryError('INVALID_INPUT', 'record ids: 1..100000 of them');
+      if (input.recordIds.length === 0 || input.recordIds.length > 100_000) throw new EscrowError('INVALID_INPUT', 'record ids: 1..100000 of them');
       recordIds = [...new Set(input.recordIds.map((id) => checkUuid(id, 'record id')))];
     }
     let custodianIndex: Buffer | null = null;
@@ -168,12 +168,12 @@ export class EscrowRecoveryService {
     if (input.custodian !== undefined && input.custodian !== null) {
       const custodian = checkText(input.custodian, 'custodian', 320).toLowerCase();
       const at = custodian.lastIndexOf('@');
-      if (at < 1 || at === custodian.length - 1) throw new EscrowRecoveryError('INVALID_INPUT', 'custodian must be a mail address');
+      if (at < 1 || at === custodian.length - 1) throw new EscrowError('INVALID_INPUT', 'custodian must be a mail address');
       custodianDomain = custodian.slice(at + 1);
       custodianIndex = await this.records.custodianIndex(custodian);
     }
     if (custodianIndex === null && recordIds === null && from === null) {
-      throw new EscrowRecoveryError('INVALID_INPUT', 'a request needs a scope: a custodian, a date range or record ids');
+      throw new EscrowError('INVALID_INPUT', 'a request needs a scope: a custodian, a date range or record ids');
     }
     const now = this.clock();
     const request = await this.repository.insertRequest({
@@ -226,7 +226,7 @@ export class EscrowRecoveryService {
     const request = await this.openOrRefuse(id, as, action, actorAddress);
     if (request.requester === as) {
       await this.refused(as, actorAddress, action, id, 'the requester cannot decide on their own request');
-      throw new EscrowRecoveryError('FORBIDDEN', 'the requester cannot approve or deny their own request');
+      throw new EscrowError('FORBIDDEN', 'the requester cannot approve or deny their own request');
     }
     const now = this.clock();
     let result;
@@ -237,13 +237,13 @@ export class EscrowRecoveryService {
       const again = await this.repository.findRequest(id);
       if (again !== null && again.status !== 'open') {
         await this.refused(as, actorAddress, action, id, `request is ${again.status}`);
-        throw new EscrowRecoveryError('REQUEST_NOT_OPEN', `escrow request ${id} is ${again.status}`, { cause: err });
+        throw new EscrowError('REQUEST_NOT_OPEN', `escrow request ${id} is ${again.status}`, { cause: err });
       }
       throw err;
     }
     if (result === null) {
       await this.refused(as, actorAddress, action, id, 'this approver decided already');
-      throw new EscrowRecoveryError('ALREADY_DECIDED', `${as} decided on escrow request ${id} already; a second decision does not count`);
+      throw new EscrowError('ALREADY_DECIDED', `${as} decided on escrow request ${id} already; a second decision does not count`);
     }
     await this.audit.record({
       actor: as,
@@ -272,16 +272,16 @@ export class EscrowRecoveryService {
     const request = await this.repository.findRequest(id);
     if (request === null) {
       await this.refused(as, actorAddress, action, id, 'no such request');
-      throw new EscrowRecoveryError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
+      throw new EscrowError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
     }
     if (request.status === 'open' && request.expiresAt.getTime() <= this.clock().getTime()) {
       await this.expireDue(id);
       await this.refused(as, actorAddress, action, id, 'request expired');
-      throw new EscrowRecoveryError('REQUEST_EXPIRED', `escrow request ${id} expired at ${request.expiresAt.toISOString()}`);
+      throw new EscrowError('REQUEST_EXPIRED', `escrow request ${id} expired at ${request.expiresAt.toISOString()}`);
     }
     if (request.status !== 'open') {
       await this.refused(as, actorAddress, action, id, `request is ${request.status}`);
-      throw new EscrowRecoveryError('REQUEST_NOT_OPEN', `escrow request ${id} is ${request.status}`);
+      throw new EscrowError('REQUEST_NOT_OPEN', `escrow request ${id} is ${request.status}`);
     }
     return request;
   }
@@ -317,11 +317,11 @@ export class EscrowRecoveryService {
     const request = await this.repository.findRequest(id);
     if (request === null) {
       await this.refused(as, actorAddress, action, id, 'no such request');
-      throw new EscrowRecoveryError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
+      throw new EscrowError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
     }
     if (request.requester !== as) {
       await this.refused(as, actorAddress, action, id, 'only the requester may export');
-      throw new EscrowRecoveryError('FORBIDDEN', 'only the requester may export an escrow request');
+      throw new EscrowError('FORBIDDEN', 'only the requester may export an escrow request');
     }
     if (request.status === 'exported') return 'exported';
     if (request.status === 'approved' && request.expiresAt.getTime() <= this.clock().getTime()) await this.expireDue(id);
@@ -329,11 +329,11 @@ export class EscrowRecoveryService {
     if (exportable === null) {
       const status = (await this.repository.findRequest(id))?.status ?? 'unknown';
       await this.refused(as, actorAddress, action, id, `request is ${status}, not approved by its quorum`);
-      throw new EscrowRecoveryError('NOT_APPROVED', `escrow request ${id} is ${status}: nothing can be exported without a completed approval`);
+      throw new EscrowError('NOT_APPROVED', `escrow request ${id} is ${status}: nothing can be exported without a completed approval`);
     }
     if (principal.publicKey === null) {
       await this.refused(as, actorAddress, action, id, 'requester has no public key');
-      throw new EscrowRecoveryError('NO_PUBLIC_KEY', `principal "${as}" has no public key to encrypt the export to (principal add --public-key)`);
+      throw new EscrowError('NO_PUBLIC_KEY', `principal "${as}" has no public key to encrypt the export to (principal add --public-key)`);
     }
     await this.exports.enqueueExport(id);
     await this.audit.record({ actor: as, actorAddress, action, objectType: 'escrow-request', objectId: id, outcome: 'success', details: {} });
@@ -343,7 +343,7 @@ export class EscrowRecoveryService {
   async get(rawId: string): Promise<EscrowRequestView> {
     const id = checkUuid(rawId);
     const r = await this.repository.findRequest(id);
-    if (r === null) throw new EscrowRecoveryError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
+    if (r === null) throw new EscrowError('REQUEST_NOT_FOUND', `no escrow request ${id}`);
     return this.view(r);
   }
 

@@ -19,7 +19,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { EscrowRecoveryError } from './escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 
 export const EXPORT_MAGIC = Buffer.from('DGXENC1\n', 'ascii');
 const ALG = 'ECDH-ES+HKDF-SHA256+A256GCM-STREAM';
@@ -44,7 +44,7 @@ interface EnvelopeHeader {
 export function exportCurveOf(key: KeyObject): ExportCurve {
   if (key.asymmetricKeyType === 'x25519') return 'X25519';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'P-256';
-  throw new EscrowRecoveryError('INVALID_INPUT', 'an export key must be a P-256 or X25519 public key');
+  throw new EscrowError('INVALID_INPUT', 'an export key must be a P-256 or X25519 public key');
 }
 
 /** Parses a recipient public key (PEM or DER SPKI) into its DER SPKI, checking the curve. */
@@ -53,9 +53,9 @@ export function parseExportPublicKey(key: string | Uint8Array): Buffer {
   try {
     obj = typeof key === 'string' ? createPublicKey(key) : createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
   } catch (cause) {
-    throw new EscrowRecoveryError('INVALID_INPUT', 'not a public key in PEM (SPKI) form', { cause });
+    throw new EscrowError('INVALID_INPUT', 'not a public key in PEM (SPKI) form', { cause });
   }
-  if (obj.type !== 'public') throw new EscrowRecoveryError('INVALID_INPUT', 'expected a public key, got a private one');
+  if (obj.type !== 'public') throw new EscrowError('INVALID_INPUT', 'expected a public key, got a private one');
   exportCurveOf(obj);
   return obj.export({ format: 'der', type: 'spki' });
 }
@@ -117,7 +117,7 @@ export function sealExport(plaintext: Uint8Array, recipientSpki: Uint8Array): Bu
 
 const MAX_U32_SEGMENTS = 0xffffffff;
 
-const bad = (message: string, cause?: unknown): EscrowRecoveryError => new EscrowRecoveryError('BAD_EXPORT_FILE', message, cause === undefined ? undefined : { cause });
+const bad = (message: string, cause?: unknown): EscrowError => new EscrowError('BAD_EXPORT_FILE', message, cause === undefined ? undefined : { cause });
 
 function parseHeader(file: Buffer): { header: EnvelopeHeader; headerBytes: Buffer; body: Buffer } {
   if (file.length < EXPORT_MAGIC.length + 4 || !file.subarray(0, EXPORT_MAGIC.length).equals(EXPORT_MAGIC)) throw bad('not an escrow export (bad magic)');
@@ -159,9 +159,9 @@ export function openExport(file: Uint8Array, privateKeyPem: string | KeyObject):
   try {
     privateKey = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
   } catch (cause) {
-    throw new EscrowRecoveryError('INVALID_INPUT', 'not a private key in PEM form', { cause });
+    throw new EscrowError('INVALID_INPUT', 'not a private key in PEM form', { cause });
   }
-  if (privateKey.type !== 'private') throw new EscrowRecoveryError('INVALID_INPUT', 'expected a private key');
+  if (privateKey.type !== 'private') throw new EscrowError('INVALID_INPUT', 'expected a private key');
   const ownSpki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   if (fingerprint(ownSpki) !== header.recipient) throw bad('this export is encrypted to another key');
   let epk: KeyObject;

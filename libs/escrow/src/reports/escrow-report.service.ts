@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { publicKeyFingerprint, type AuditSigner } from '@lib/audit';
 import type { EscrowRepository } from '@lib/db';
-import { EscrowRecoveryError } from '../recovery/escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 import {
   ESCROW_REPORT_FORMAT,
   ESCROW_REPORT_SIGNATURE_FORMAT,
@@ -38,9 +38,9 @@ export class EscrowReportService {
   async generate(period: { readonly from: Date; readonly to: Date }): Promise<EscrowReport> {
     const { from, to } = period;
     if (!(from instanceof Date) || !(to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-      throw new EscrowRecoveryError('INVALID_INPUT', 'the report period needs valid from and to dates');
+      throw new EscrowError('INVALID_INPUT', 'the report period needs valid from and to dates');
     }
-    if (from.getTime() >= to.getTime()) throw new EscrowRecoveryError('INVALID_INPUT', '"from" must be before "to"');
+    if (from.getTime() >= to.getTime()) throw new EscrowError('INVALID_INPUT', '"from" must be before "to"');
     // the anchor first: everything counted below happened no earlier than the trail state it names
     const anchor = await this.repository.latestAuditCheckpoint();
     const [records, requests, principals, exports] = await Promise.all([

@@ -5,7 +5,7 @@
 // the audit public key alone:
 //   signed input = "dime-gateway-escrow-report/1\n" || hex(sha256(file)) || "\n"   (ECDSA over its SHA-256)
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { EscrowRecoveryError } from '../recovery/escrow-recovery.error';
+import { EscrowError } from '../journal/escrow.error';
 
 export const ESCROW_REPORT_FORMAT = 'dime-gateway-escrow-report/1';
 export const ESCROW_REPORT_SIGNATURE_FORMAT = 'dime-gateway-escrow-report-signature/1';
@@ -130,7 +130,7 @@ function parseSignature(text: string): EscrowReportSignature {
   try {
     sig = JSON.parse(text) as EscrowReportSignature;
   } catch (cause) {
-    throw new EscrowRecoveryError('BAD_REPORT', 'the signature file is not JSON', { cause });
+    throw new EscrowError('BAD_REPORT', 'the signature file is not JSON', { cause });
   }
   if (
     typeof sig !== 'object' ||
@@ -141,7 +141,7 @@ function parseSignature(text: string): EscrowReportSignature {
     !/^[0-9a-f]{64}$/.test(sig.sha256) ||
     typeof sig.signature !== 'string'
   ) {
-    throw new EscrowRecoveryError('BAD_REPORT', `the signature file is not a ${ESCROW_REPORT_SIGNATURE_FORMAT} signature`);
+    throw new EscrowError('BAD_REPORT', `the signature file is not a ${ESCROW_REPORT_SIGNATURE_FORMAT} signature`);
   }
   return sig;
 }
@@ -157,10 +157,10 @@ export function verifyEscrowReport(file: Uint8Array, signatureText: string, publ
   try {
     key = typeof publicKeyPem === 'string' ? createPublicKey(publicKeyPem) : publicKeyPem;
   } catch (cause) {
-    throw new EscrowRecoveryError('INVALID_INPUT', 'the audit public key is not a PEM public key', { cause });
+    throw new EscrowError('INVALID_INPUT', 'the audit public key is not a PEM public key', { cause });
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new EscrowRecoveryError('INVALID_INPUT', 'the audit public key is not an ECDSA P-256 key');
+    throw new EscrowError('INVALID_INPUT', 'the audit public key is not an ECDSA P-256 key');
   }
   const sha256 = createHash('sha256').update(file).digest('hex');
   const anchor = sig.anchor ?? null;
