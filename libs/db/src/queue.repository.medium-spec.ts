@@ -67,6 +67,44 @@ describe('QueueRepository', () => {
     expect((await queue.findMessage(m.id))?.state).toBe('done');
   });
 
+  it('reads a message with its recipients in one call, the same records as findMessage + findRecipientsOfMessage', async () => {
+    const m = message();
+    await queue.insertAccepted(m, [
+      { id: randomUUID(), address: 'zed@remote.test', domain: 'remote.test' },
+      { id: randomUUID(), address: 'amy@other.test', domain: 'other.test' },
+    ]);
+    const found = await queue.findMessageWithRecipients(m.id);
+    expect(found?.message).toEqual(await queue.findMessage(m.id));
+    expect(found?.recipients).toEqual(await queue.findRecipientsOfMessage(m.id));
+    expect(found?.recipients.map((r) => r.address)).toEqual(['amy@other.test', 'zed@remote.test']);
+    expect(await queue.findMessageWithRecipients(randomUUID())).toBeNull();
+  });
+
+  it('finishes a complete message returning its distinct (route, domain) groups, and only once', async () => {
+    const m = message();
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    await queue.insertAccepted(m, [
+      { id: ids[0]!, address: 'a@remote.test', domain: 'remote.test' },
+      { id: ids[1]!, address: 'b@remote.test', domain: 'remote.test' },
+      { id: ids[2]!, address: 'c@local.test', domain: 'local.test' },
+    ]);
+    await queue.routeRecipients([
+      { id: ids[0]!, route: 'remote' },
+      { id: ids[1]!, route: 'remote' },
+      { id: ids[2]!, route: 'legacy' },
+    ]);
+    await queue.markDelivered(ids.slice(0, 2), '250 ok', new Date());
+    expect(await queue.finishMessageReturningGroups(m.id)).toBeNull(); // c is still open
+    await queue.markBounced([ids[2]!], '550 no', new Date());
+    const groups = await queue.finishMessageReturningGroups(m.id);
+    expect(groups?.sort((x, y) => x.domain.localeCompare(y.domain))).toEqual([
+      { route: 'legacy', domain: 'local.test' },
+      { route: 'remote', domain: 'remote.test' },
+    ]);
+    expect((await queue.findMessage(m.id))?.state).toBe('done');
+    expect(await queue.finishMessageReturningGroups(m.id)).toBeNull();
+  });
+
   it('never moves a final recipient back (delivered stays delivered)', async () => {
     const m = message();
     const id = randomUUID();

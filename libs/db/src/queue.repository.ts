@@ -51,6 +51,13 @@ const MESSAGE_COLUMNS =
   'id, queue_id, direction, format, mail_from, size, sha256, spool_key_id, header_message_id, client_address, client_helo, auth_user, received_at, expires_at, state';
 const RECIPIENT_COLUMNS = 'id, message_id, address, domain, route, status, attempts, next_attempt_at, last_reply, delay_notified_at';
 
+const MESSAGE_COLUMNS_OF_M = MESSAGE_COLUMNS.split(', ')
+  .map((c) => `m.${c}`)
+  .join(', ');
+const RECIPIENT_COLUMNS_AS_R = RECIPIENT_COLUMNS.split(', ')
+  .map((c) => `r.${c} AS r_${c}`)
+  .join(', ');
+
 /** A messages row as node-postgres returns it (bytea -> Buffer, timestamptz -> Date). */
 interface RawMessage {
   id: string;
@@ -182,6 +189,42 @@ export class QueueRepository {
     return rows[0] ? fromRawMessage(rows[0]) : null;
   }
 
+  /**
+   * findMessage and findRecipientsOfMessage in one round trip (a LEFT JOIN: the message's columns
+   * repeat on each recipient row, which costs less than a second query): null if there is no such
+   * message. Recipients ordered by address like findRecipientsOfMessage.
+   */
+  async findMessageWithRecipients(id: string): Promise<{ message: QueuedMessage; recipients: QueuedRecipient[] } | null> {
+    const rows: (RawMessage & { [K in keyof RawRecipient as `r_${K}`]: RawRecipient[K] | null })[] = await this.ds.query(
+      `SELECT ${MESSAGE_COLUMNS_OF_M}, ${RECIPIENT_COLUMNS_AS_R}
+         FROM messages m LEFT JOIN recipients r ON r.message_id = m.id
+        WHERE m.id = $1
+        ORDER BY r.address ASC`,
+      [id],
+    );
+    const first = rows[0];
+    if (!first) return null;
+    const recipients: QueuedRecipient[] = [];
+    for (const row of rows) {
+      if (row.r_id === null) continue; // LEFT JOIN: a message without recipients
+      recipients.push(
+        fromRawRecipient({
+          id: row.r_id,
+          message_id: row.r_message_id!,
+          address: row.r_address!,
+          domain: row.r_domain!,
+          route: row.r_route,
+          status: row.r_status!,
+          attempts: row.r_attempts!,
+          next_attempt_at: row.r_next_attempt_at,
+          last_reply: row.r_last_reply,
+          delay_notified_at: row.r_delay_notified_at,
+        }),
+      );
+    }
+    return { message: fromRawMessage(first), recipients };
+  }
+
   async findRecipientsOfMessage(messageId: string): Promise<QueuedRecipient[]> {
     const rows: RawRecipient[] = await this.ds.query(`SELECT ${RECIPIENT_COLUMNS} FROM recipients WHERE message_id = $1 ORDER BY address ASC`, [messageId]);
     return rows.map(fromRawRecipient);
@@ -241,6 +284,25 @@ export class QueueRepository {
     );
     const rows = Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result;
     return Array.isArray(rows) && rows.length > 0;
+  }
+
+  /**
+   * finishMessageIfComplete that also returns, when it finished the message, its recipients'
+   * distinct (route, domain) groups (what the spool clean-up needs), in the same round trip;
+   * null when the message was not finished by this call.
+   */
+  async finishMessageReturningGroups(messageId: string): Promise<{ route: RecipientRoute | null; domain: string }[] | null> {
+    const rows: { id: string; route: RecipientRoute | null; domain: string | null }[] = await this.ds.query(
+      `WITH f AS (
+         UPDATE messages SET state = 'done'
+          WHERE id = $1 AND state = 'queued'
+            AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND status IN ('pending', 'queued', 'deferred'))
+          RETURNING id)
+       SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
+      [messageId],
+    );
+    if (rows.length === 0) return null;
+    return rows.filter((r) => r.domain !== null).map((r) => ({ route: r.route, domain: r.domain! }));
   }
 
   /**

@@ -11,10 +11,10 @@ export class MessageFinisher {
 
   /** True when the message was finished by this call. */
   async finishIfComplete(message: Pick<QueuedMessage, 'id'>): Promise<boolean> {
-    if (!(await this.queue.finishMessageIfComplete(message.id))) return false;
-    const recipients = await this.queue.findRecipientsOfMessage(message.id);
-    const groups = new Map(recipients.map((r) => [`${r.route}/${r.domain}`, { route: r.route, domain: r.domain }]));
-    await this.bodies.removeAll(message.id, groups.values());
+    // one round trip: the update and the groups whose spool replacements go with it
+    const groups = await this.queue.finishMessageReturningGroups(message.id);
+    if (groups === null) return false;
+    await this.bodies.removeAll(message.id, groups);
     return true;
   }
 }

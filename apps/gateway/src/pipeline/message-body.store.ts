@@ -32,7 +32,8 @@ export class MessageBodyStore {
 
   /** Removes the accepted file and every replacement (once the message is finished). */
   async removeAll(messageId: string, groups: Iterable<{ route: RecipientRoute | null; domain: string }>): Promise<void> {
-    for (const g of groups) if (g.route) await this.spool.remove(bodyVariantId(messageId, g.route, g.domain));
-    await this.spool.remove(messageId);
+    const removals = [this.spool.remove(messageId)];
+    for (const g of groups) if (g.route) removals.push(this.spool.remove(bodyVariantId(messageId, g.route, g.domain)));
+    await Promise.all(removals);
   }
 }

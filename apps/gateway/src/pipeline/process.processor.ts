@@ -24,9 +24,10 @@ export class MessageProcessor {
   ) {}
 
   async process(messageId: string): Promise<void> {
-    const message = await this.queue.findMessage(messageId);
-    if (!message || message.state === 'done') return;
-    const pending = (await this.queue.findRecipientsOfMessage(messageId)).filter((r) => r.status === 'pending');
+    const found = await this.queue.findMessageWithRecipients(messageId);
+    if (!found || found.message.state === 'done') return;
+    const { message } = found;
+    const pending = found.recipients.filter((r) => r.status === 'pending');
     if (pending.length === 0) return;
     const logger = this.logger.child({ queueId: message.queueId });
     if (this.clock() >= message.expiresAt.getTime()) {
