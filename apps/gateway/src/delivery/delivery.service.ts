@@ -120,9 +120,9 @@ export class DeliveryService {
 
   private async deliverGroup(job: DeliverJobData): Promise<void> {
     const { queue } = this.deps;
-    const message = await queue.findMessage(job.messageId);
-    if (!message || message.state === 'done') return;
-    const all = await queue.findRecipientsOfMessage(job.messageId);
+    const found = await queue.findMessageWithRecipients(job.messageId);
+    if (!found || found.message.state === 'done') return;
+    const { message, recipients: all } = found;
     const open = all.filter(
       (r) => r.route === job.route && r.domain === job.domain && (r.status === 'queued' || r.status === 'deferred') && r.attempts < job.attempt,
     );
