@@ -1,5 +1,7 @@
 // Step `journal`: gives the message, its routed and refused recipients and its bytes to the
 // JournalSink (see journal-sink.ts). Runs before `dispatch`, so a failing sink holds delivery.
+// A D/MIME message received over DMTP is journaled as the message it carries (opened by `transform`):
+// that is what the organisation received, and what an escrow export must reproduce.
 import type { RecipientRoute, QueuedRecipient } from '@lib/db';
 import { NOOP_JOURNAL_SINK, type JournalSink } from './journal-sink';
 import type { PipelineContext } from './pipeline-context';
@@ -23,7 +25,17 @@ export class JournalStep implements PipelineStep {
       message: ctx.message,
       recipients,
       rejected: ctx.rejections.map((r) => ({ recipient: r.recipient, reply: r.reply })),
-      readBody: () => ctx.readBody(),
+      readBody: () => journaledBody(ctx),
     });
   }
+}
+
+async function journaledBody(ctx: PipelineContext): Promise<Buffer> {
+  if (ctx.message.format === 'dime') {
+    for (const group of ctx.groups()) {
+      const opened = ctx.bodyOf(group);
+      if (opened) return Buffer.from(opened.buffer, opened.byteOffset, opened.byteLength);
+    }
+  }
+  return ctx.readBody();
 }
