@@ -28,8 +28,7 @@ import {
 } from '@lib/dime';
 import type { DimeDirectory, DimeDomain } from '../dime-directory';
 import { directoryFailure } from '../seal/directory-failure';
-import { DimeUserError } from '../users/dime-user.error';
-import { normalizeAddress, type DimeUserService } from '../users/dime-user.service';
+import { DimeUserError, normalizeAddress, type DimeUserService } from '@lib/dime-users';
 import { DimeOpenError, type DimeOpenErrorCode } from './dime-open.error';
 import { MemoKeyAgreement } from './memo-key-agreement';
 

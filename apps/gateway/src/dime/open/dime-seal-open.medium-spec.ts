@@ -35,8 +35,7 @@ import { createTestToken, useTokenInThisProcess, type TestToken } from '../../..
 import type { DimeDirectory, DimeDomain } from '../dime-directory';
 import { DimeSealError } from '../seal/dime-seal.error';
 import { DimeSealer, type DimeSenderPolicy } from '../seal/dime-sealer';
-import { DimeUserError } from '../users/dime-user.error';
-import { DimeUserService } from '../users/dime-user.service';
+import { DimeUserError, DimeUserService } from '@lib/dime-users';
 import { DimeDoorChecker } from './dime-door-checker';
 import { DimeInboundOpener } from './dime-inbound-opener';
 import { DimeOpenError } from './dime-open.error';

@@ -21,8 +21,7 @@ import {
   type Signet,
 } from '@lib/dime';
 import type { DimeDirectory, DimeDomain } from '../dime-directory';
-import { DimeUserError } from '../users/dime-user.error';
-import { normalizeAddress, type DimeUser, type DimeUserService } from '../users/dime-user.service';
+import { DimeUserError, normalizeAddress, type DimeUser, type DimeUserService } from '@lib/dime-users';
 import { DimeSealError } from './dime-seal.error';
 import { directoryFailure } from './directory-failure';
 
