@@ -22,6 +22,8 @@ export interface NewJournalRecord {
   ephemeralPublicKey: Buffer;
   senderIndex: Buffer;
   recipientIndexes: Buffer[];
+  /** The organisation's own domain (outbound: sender's, inbound: first recipient's), for reports; null if unknown. */
+  localDomain: string | null;
 }
 
 export interface JournalRecord extends Omit<NewJournalRecord, 'wrappedKey' | 'ephemeralPublicKey'> {
@@ -71,7 +73,7 @@ export interface JournalRecordQuery {
 
 const COLUMNS =
   'id, message_id, direction, journaled_at, retain_until, policy_id, disposition_action, content_sha256, size, blob_key, escrow_key_label, ' +
-  'wrapped_key, ephemeral_public_key, sender_index, recipient_indexes, review_state, disposed_at, disposition_id, blob_deleted_at';
+  'wrapped_key, ephemeral_public_key, sender_index, recipient_indexes, review_state, disposed_at, disposition_id, blob_deleted_at, local_domain';
 
 interface RawRecord {
   id: string;
@@ -93,6 +95,7 @@ interface RawRecord {
   disposed_at: Date | null;
   disposition_id: string | null;
   blob_deleted_at: Date | null;
+  local_domain: string | null;
 }
 
 const fromRaw = (r: RawRecord): JournalRecord => ({
@@ -115,6 +118,7 @@ const fromRaw = (r: RawRecord): JournalRecord => ({
   disposedAt: r.disposed_at,
   dispositionId: r.disposition_id,
   blobDeletedAt: r.blob_deleted_at,
+  localDomain: r.local_domain,
 });
 
 interface RawCertificate {
@@ -152,8 +156,8 @@ export class JournalRepository {
     const rows: { id: string; inserted: boolean }[] = await this.ds.query(
       `WITH ins AS (
          INSERT INTO journal_records (id, message_id, direction, journaled_at, retain_until, policy_id, disposition_action, content_sha256,
-           size, blob_key, escrow_key_label, wrapped_key, ephemeral_public_key, sender_index, recipient_indexes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::bytea[])
+           size, blob_key, escrow_key_label, wrapped_key, ephemeral_public_key, sender_index, recipient_indexes, local_domain)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::bytea[], $16)
          ON CONFLICT (message_id) DO NOTHING
          RETURNING id)
        SELECT id, true AS inserted FROM ins
@@ -175,6 +179,7 @@ export class JournalRepository {
         r.ephemeralPublicKey,
         r.senderIndex,
         r.recipientIndexes,
+        r.localDomain,
       ],
     );
     const row = rows[0];

@@ -73,7 +73,9 @@ describe('journal records', () => {
     }
     const blob = readFileSync(join(env.archiveDir, record?.blobKey ?? 'missing'));
     const hex = (s: string): string => Buffer.from(s).toString('hex');
-    for (const secret of ['alice.secret', 'acme-corp', 'bob.hidden', 'partner-bank', 'carol.bcc', 'BLUEBIRD', 'merger']) {
+    // the one plaintext fact: the organisation's own domain (for per-domain escrow reports)
+    expect(record?.localDomain).toBe('acme-corp.example');
+    for (const secret of ['alice.secret', 'bob.hidden', 'partner-bank', 'carol.bcc', 'elsewhere', 'BLUEBIRD', 'merger']) {
       expect(dump.toLowerCase()).not.toContain(secret.toLowerCase());
       expect(dump).not.toContain(hex(secret));
       expect(blob.includes(Buffer.from(secret))).toBe(false);

@@ -48,6 +48,13 @@ export async function loadEscrowPublicKey(keystore: Pick<HsmKeystore, 'publicKey
   return { label, point: checkEscrowPoint(key.raw) };
 }
 
+/** The organisation's own side of a message: outbound the sender's domain, inbound the first recipient's. */
+export function localDomainOf(direction: MessageDirection, sender: string, recipients: readonly string[]): string | null {
+  const address = direction === 'outbound' ? sender : recipients[0];
+  if (address === undefined || !address.includes('@')) return null;
+  return address.slice(address.lastIndexOf('@') + 1) || null;
+}
+
 export class JournalService {
   private readonly clock: () => Date;
   private policies: { at: number; list: RetentionPolicyRecord[] } | null = null;
@@ -118,6 +125,7 @@ export class JournalService {
       ephemeralPublicKey: sealed.ephemeralPublicKey,
       senderIndex,
       recipientIndexes,
+      localDomain: localDomainOf(message.direction, sender, recipients),
     });
     if (!result.inserted) {
       // a concurrent attempt won: our blob is unreferenced ciphertext whose key nobody holds

@@ -126,6 +126,8 @@ describe('locked policies', () => {
       ['UPDATE journal_records SET wrapped_key = NULL, ephemeral_public_key = NULL, disposed_at = now(), disposition_id = $2 WHERE id = $1', [record.id, randomUUID()]],
       ['UPDATE journal_records SET retain_until = journaled_at + interval \'1 second\' WHERE id = $1', [record.id]],
       ["UPDATE journal_records SET disposition_action = 'review' WHERE id = $1", [record.id]],
+      ["UPDATE journal_records SET local_domain = 'other.example' WHERE id = $1", [record.id]],
+      ['UPDATE journal_records SET sender_index = $2 WHERE id = $1', [record.id, Buffer.alloc(32)]],
       ['UPDATE journal_records SET wrapped_key = $2 WHERE id = $1', [record.id, Buffer.alloc(40)]],
       ['DELETE FROM journal_records WHERE id = $1', [record.id]],
     ] as const) {
