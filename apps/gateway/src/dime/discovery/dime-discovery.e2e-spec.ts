@@ -199,9 +199,13 @@ describe('DIME discovery over real DNS (dnsmasq) and DMTP (TLS on loopback)', ()
       expect(refused).toMatchObject({ accepted: false, stage: 'MESSAGE' });
       expect(refused.reply).toEqual({ code: 554, lines: ['5.7.7 DIME signature invalid: message forged or tampered'] });
 
-      // MAIL FROM a domain whose record's signet does not validate: refused at MAIL (transient, like the doc's DX failures)
+      // MAIL FROM a domain whose org signet does not chain to its record's POK: refused at MAIL, precisely
       const bad = await client.deliver({ originDomain: 'evil.test', destinationDomain: 'b.test', message });
-      expect(bad).toMatchObject({ accepted: false, stage: 'MAIL', reply: { code: 451 } });
+      expect(bad).toMatchObject({ accepted: false, stage: 'MAIL' });
+      expect(bad.reply).toEqual({ code: 554, lines: ['5.7.5 organisational signet of evil.test does not validate against its DIME management record'] });
+      // a DX whose certificate does not match its record's tls=: transient (the origin's DX may be under attack)
+      const mism = await client.deliver({ originDomain: 'mismatch.test', destinationDomain: 'b.test', message });
+      expect(mism.reply).toEqual({ code: 451, lines: ['4.4.3 DIME lookup of mismatch.test failed (TLS_MISMATCH), try again later'] });
 
       // MAIL FROM a domain without a _dx record
       const noRecord = await client.deliver({ originDomain: 'plain.test', destinationDomain: 'b.test', message });

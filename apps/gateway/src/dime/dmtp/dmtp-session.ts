@@ -321,9 +321,12 @@ export class DmtpSession {
         if (!origin) return r(550, `5.7.5 no DIME management record for ${cmd.from}`);
         if (cmd.fingerprint !== undefined && !signetFingerprints(localSignet(origin.orgSignet)).has(cmd.fingerprint)) return REPLY.staleFingerprint;
       } catch (err) {
-        if (isDiscoveryError(err) && err.code === 'RECORD_INVALID') return r(554, '5.7.5 origin DIME management record invalid');
         this.options.log('warn', { client: this.peerInfo.address, origin: cmd.from, err: (err as Error).message }, 'dmtp origin lookup failed');
-        return r(451, `4.4.3 DIME lookup of ${cmd.from} failed, try again later`);
+        // what the origin publishes is wrong (its own doing): permanent; anything else may pass
+        if (isDiscoveryError(err) && err.code === 'RECORD_INVALID') return r(554, '5.7.5 origin DIME management record invalid');
+        if (isDiscoveryError(err) && err.code === 'SIGNET_INVALID') return r(554, `5.7.5 organisational signet of ${cmd.from} does not validate against its DIME management record`);
+        if (isDiscoveryError(err) && err.code === 'SIGNET_NOT_FOUND') return r(554, `5.7.5 ${cmd.from} serves no organisational signet`);
+        return r(451, `4.4.3 DIME lookup of ${cmd.from} failed (${isDiscoveryError(err) ? err.code : 'internal'}), try again later`);
       }
     }
     this.mail = { from: cmd.from, returnType: cmd.returnType ?? 'FULL', ...(cmd.size !== undefined ? { size: cmd.size } : {}) };
