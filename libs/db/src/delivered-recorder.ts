@@ -65,7 +65,8 @@ export class DeliveredRecorder {
   async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {
     if (ids.length === 0) return;
     // pool.query writes the statement in this tick when a connection is idle (pg-pool hands it over on nextTick)
-    await this.pool.query(MARK_DELIVERED, [ids, reply, at]);
+    // a named statement: parsed and planned once per connection
+    await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [ids, reply, at] });
   }
 
   close(): Promise<void> {
