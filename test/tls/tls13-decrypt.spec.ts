@@ -4,11 +4,11 @@
 // many records, two sessions in one stream, a TLS 1.2 session refused, and each way
 // a capture or key log can be wrong.
 import 'reflect-metadata';
-import { randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import { connect, createSecureContext, TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { decryptTls13, hkdfExpandLabel, parseKeyLog, parseTlsRecords, Tls13DecryptError, type Tls13DecryptErrorCode } from './tls13-decrypt';
+import { certificatesOfMessage, decryptTls13, hkdfExpandLabel, parseKeyLog, parseTlsRecords, Tls13DecryptError, type Tls13DecryptErrorCode } from './tls13-decrypt';
 
 jest.setTimeout(30_000);
 
@@ -167,6 +167,9 @@ describe('decryptTls13 on real Node TLS 1.3 sessions', () => {
     expect(session!.clientToServer.alerts).toContainEqual([1, 0]);
     // server Finished (20) after EncryptedExtensions (8), Certificate (11), CertificateVerify (15)
     expect(session!.serverToClient.handshakeTypes.slice(0, 5)).toEqual([2, 8, 11, 15, 20]);
+    // the certificate the server presented, read from the decrypted handshake
+    const certificate = session!.serverToClient.handshakeMessages.find((m) => m.type === 11)!;
+    expect(certificatesOfMessage(certificate.body).map((der) => new X509Certificate(der).toString())).toEqual([new X509Certificate(certPem).toString()]);
   });
 
   it('decrypts two sessions one after the other in the same streams (a relay joining its connections)', async () => {

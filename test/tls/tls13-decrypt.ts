@@ -191,6 +191,8 @@ export interface Tls13Direction {
   readonly applicationRecords: readonly Buffer[];
   /** Handshake message types seen in this direction (plaintext and encrypted), in order. */
   readonly handshakeTypes: readonly number[];
+  /** The handshake messages themselves (type and body), e.g. the server's Certificate (11). */
+  readonly handshakeMessages: readonly { readonly type: number; readonly body: Buffer }[];
   /** Alerts as [level, description] (e.g. [1, 0] = close_notify). */
   readonly alerts: readonly (readonly [number, number])[];
   /** Every record on the wire in this direction (for hexdumps and byte counts). */
@@ -334,7 +336,7 @@ function decryptDirection(records: readonly TlsRecord[], suite: Suite, handshake
   let protection = new RecordProtection(suite, handshakeSecret);
   let epoch: 'handshake' | 'application' = 'handshake';
   const applicationRecords: Buffer[] = [];
-  const handshakeTypes: number[] = [];
+  const handshakeMessages: { type: number; body: Buffer }[] = [];
   const alerts: [number, number][] = [];
   let keyUpdates = 0;
   let pendingHandshake = Buffer.alloc(0);
@@ -342,7 +344,7 @@ function decryptDirection(records: readonly TlsRecord[], suite: Suite, handshake
     const where = `${label} offset ${record.offset}`;
     if (record.type === TLS_CONTENT_TYPE.changeCipherSpec) continue; // middlebox compatibility, no meaning in 1.3
     if (record.type === TLS_CONTENT_TYPE.handshake) {
-      for (const m of plaintextHandshakeMessages(record, where)) handshakeTypes.push(m.type);
+      handshakeMessages.push(...plaintextHandshakeMessages(record, where));
       continue;
     }
     if (record.type === TLS_CONTENT_TYPE.alert) {
@@ -362,7 +364,7 @@ function decryptDirection(records: readonly TlsRecord[], suite: Suite, handshake
         const length = pendingHandshake.readUIntBE(1, 3);
         if (pendingHandshake.length < 4 + length) break;
         const type = pendingHandshake[0]!;
-        handshakeTypes.push(type);
+        handshakeMessages.push({ type, body: pendingHandshake.subarray(4, 4 + length) });
         pendingHandshake = pendingHandshake.subarray(4 + length);
         if (type === HANDSHAKE.finished && epoch === 'handshake') switchTo = 'application';
         else if (type === HANDSHAKE.keyUpdate && epoch === 'application') switchTo = 'keyUpdate';
@@ -380,7 +382,8 @@ function decryptDirection(records: readonly TlsRecord[], suite: Suite, handshake
       throw new Tls13DecryptError('MALFORMED_RECORD', `${where}: inner content type ${type} is not alert, handshake or application data`);
     }
   }
-  return { applicationData: Buffer.concat(applicationRecords), applicationRecords, handshakeTypes, alerts, records, keyUpdates };
+  const handshakeTypes = handshakeMessages.map((m) => m.type);
+  return { applicationData: Buffer.concat(applicationRecords), applicationRecords, handshakeTypes, handshakeMessages, alerts, records, keyUpdates };
 }
 
 export interface Tls13Capture {
@@ -390,6 +393,31 @@ export interface Tls13Capture {
   readonly serverToClient: Uint8Array;
   /** NSS key log text (or the lines a socket's `keylog` event gave, joined). */
   readonly keyLog: string | Uint8Array;
+}
+
+/**
+ * The certificate chain (DER, leaf first) of a TLS 1.3 Certificate message body (RFC 8446 4.4.2):
+ * what the server really presented, read from the decrypted handshake.
+ */
+export function certificatesOfMessage(body: Uint8Array): Buffer[] {
+  const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const bad = () => new Tls13DecryptError('MALFORMED_HANDSHAKE', 'Certificate message does not parse');
+  if (b.length < 4) throw bad();
+  let pos = 1 + b[0]!; // certificate_request_context
+  if (b.length < pos + 3) throw bad();
+  const end = pos + 3 + b.readUIntBE(pos, 3);
+  if (end > b.length) throw bad();
+  pos += 3;
+  const certs: Buffer[] = [];
+  while (pos < end) {
+    if (end - pos < 3) throw bad();
+    const length = b.readUIntBE(pos, 3);
+    if (pos + 3 + length + 2 > end) throw bad();
+    certs.push(b.subarray(pos + 3, pos + 3 + length));
+    pos += 3 + length;
+    pos += 2 + b.readUInt16BE(pos); // extensions
+  }
+  return certs;
 }
 
 /** Decrypts every TLS 1.3 session in the capture; any record that does not decrypt is an error. */
