@@ -243,9 +243,14 @@ export class DimeUserService {
     let scalar: Buffer | undefined;
     let agreement: InMemoryKeyAgreement | undefined;
     try {
-      [seed, scalar] = await Promise.all([this.keystore.unwrap(r.kekLabel, r.wrappedSigningSeed), this.keystore.unwrap(r.kekLabel, r.wrappedEncryptionKey)]);
-      const signer = new InMemorySigner(seed);
-      agreement = new InMemoryKeyAgreement(scalar);
+      // both settle before anything is decided, so a half-failed pair still gets wiped below
+      const [s, k] = await Promise.allSettled([this.keystore.unwrap(r.kekLabel, r.wrappedSigningSeed), this.keystore.unwrap(r.kekLabel, r.wrappedEncryptionKey)]);
+      if (s.status === 'fulfilled') seed = s.value;
+      if (k.status === 'fulfilled') scalar = k.value;
+      if (s.status === 'rejected') throw s.reason;
+      if (k.status === 'rejected') throw k.reason;
+      const signer = new InMemorySigner(s.value);
+      agreement = new InMemoryKeyAgreement(k.value);
       const signet = parseSignet(r.signet, 'user');
       // a row whose keys do not match its signet is refused rather than used (wrong KEK, swapped rows)
       if (!Buffer.from(signer.publicKey).equals(signetSigningKey(signet))) throw new DimeUserError('ORG_SIGNET', `keys of ${r.address} do not match its signet`);
