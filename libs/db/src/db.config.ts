@@ -17,7 +17,7 @@ export interface DbConfig {
    */
   readonly migrationUser?: string;
   readonly migrationPassword?: RedactedSecret;
-  /** Connections in this process's pool (DB_POOL_SIZE, default 10). */
+  /** Connections in this process's pool (DB_POOL_SIZE, default 20: at 50 concurrent senders 10 made acceptances wait for a connection, accept/database mean 354 -> 137 ms with 30). */
   readonly poolSize: number;
 }
 
@@ -49,7 +49,7 @@ export function dbConfigFromEnv(env: DbEnv): DbConfig {
     }
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push('DB_PORT must be a port number');
-  const poolSize = Number(env['DB_POOL_SIZE'] || 10);
+  const poolSize = Number(env['DB_POOL_SIZE'] || 20);
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 200) problems.push('DB_POOL_SIZE must be 1..200');
   if (problems.length > 0) throw new Error(`invalid database configuration: ${problems.join('; ')}`);
   const migrationUser = env['DB_MIGRATION_USER'] || user;
