@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { parseDmtpCommand, type DmtpCommand } from '@lib/dime';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { parsePathCommand, type MailPath } from './smtp-path';
 import { PATH_REPLIES, REPLIES, type SmtpReply } from './smtp-replies';
@@ -34,7 +35,18 @@ export function sendReply(connection: { send(code: number, data?: string, contex
 export interface GatewaySmtpServerOptions extends SMTPServerOptions {
   /** RCPT TO:<postmaster> (RFC 5321 4.5.1, must be accepted) is read as postmaster@this domain. */
   readonly postmasterDomain?: string;
+  /** Dual mode (docs/dmtp.md §3): `STARTTLS <host> MODE=DMTPv1` hands the connection to the DMTP listener. */
+  readonly dmtpDualMode?: DmtpDualMode;
 }
+
+/** What the SMTP port needs of the DMTP listener for dual mode (DmtpServer fits). */
+export interface DmtpDualMode {
+  /** True for a host name the DMTP service answers for. */
+  serves(host: string): boolean;
+  /** Takes over the plain socket after our `220`: TLS handshake, then the DMTP session. */
+  upgrade(socket: Socket): void;
+}
+
 
 class GatewaySmtpConnection extends SMTPConnection {
   private inEhlo = false;
@@ -90,6 +102,44 @@ class GatewaySmtpConnection extends SMTPConnection {
     }
   }
 
+  override handler_STARTTLS(command: Buffer, callback: () => void): void {
+    const dual = this.gateway.dmtpDualMode;
+    const line = command.toString('latin1').trim();
+    if (!dual || !/[ \t]MODE=/i.test(line)) return super.handler_STARTTLS(command, callback);
+    let cmd: DmtpCommand | undefined;
+    try {
+      cmd = parseDmtpCommand(line);
+    } catch {
+      cmd = undefined; // the DMTP grammar's own error text is not needed: one syntax reply
+    }
+    const host = cmd?.verb === 'STARTTLS' ? cmd.host : undefined;
+    if (cmd?.verb !== 'STARTTLS' || cmd.mode !== 'DMTPv1') sendReply(this, { code: 501, enhanced: '5.5.2', text: 'syntax: STARTTLS [<host>] MODE=DMTPv1' });
+    else if (this.secure) sendReply(this, { code: 503, enhanced: '5.5.1', text: 'already in TLS' });
+    else if (host !== undefined && !dual.serves(host)) sendReply(this, { code: 501, enhanced: '5.5.4', text: `${host} is not served here` });
+    else return this.handOverToDmtp(dual, callback);
+    callback();
+  }
+
+  /**
+   * After `220`, the connection is no longer an SMTP session: the parser is retired (whatever the
+   * client pipelined after STARTTLS is dropped unread, never executed: CVE-2011-0411), the socket
+   * leaves this server's bookkeeping and goes to the DMTP listener for the TLS handshake.
+   */
+  private handOverToDmtp(dual: DmtpDualMode, callback: () => void): void {
+    sendReply(this, { code: 220, enhanced: '2.0.0', text: 'ready to start TLS' });
+    const socket = this._socket as Socket;
+    if (this._parser) {
+      socket.unpipe(this._parser);
+      this._parser.isClosed = true;
+    }
+    setImmediate(callback);
+    socket.removeAllListeners();
+    socket.setTimeout(0);
+    this._closed = true;
+    this.gateway.connections.delete(this);
+    dual.upgrade(socket);
+  }
+
   override handler_AUTH(command: Buffer, callback: () => void): void {
     if (!this.secure) {
       sendReply(this, REPLIES.tlsRequiredForAuth);
@@ -127,6 +177,7 @@ class GatewaySmtpConnection extends SMTPConnection {
 export class GatewaySmtpServer extends SMTPServer {
   draining = false;
   readonly postmasterDomain: string | undefined;
+  readonly dmtpDualMode: DmtpDualMode | undefined;
 
   constructor(options: GatewaySmtpServerOptions) {
     super({
@@ -137,6 +188,7 @@ export class GatewaySmtpServer extends SMTPServer {
       ...withoutDisabled(options),
     });
     this.postmasterDomain = options.postmasterDomain;
+    this.dmtpDualMode = options.dmtpDualMode;
   }
 
   /** As SMTPServer.connect, with the gateway's connection class. */
@@ -176,6 +228,6 @@ export class GatewaySmtpServer extends SMTPServer {
 }
 
 function withoutDisabled(options: GatewaySmtpServerOptions): SMTPServerOptions {
-  const { disabledCommands: _d, postmasterDomain: _p, ...rest } = options;
+  const { disabledCommands: _d, postmasterDomain: _p, dmtpDualMode: _m, ...rest } = options;
   return rest;
 }

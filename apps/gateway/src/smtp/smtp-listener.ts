@@ -12,7 +12,7 @@ import type { GatewayConfig } from '../gateway.config';
 import type { GatewayLogger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import { inNetworks } from './client-networks';
-import { GatewaySmtpServer, parsedPathOf } from './gateway-smtp-server';
+import { GatewaySmtpServer, parsedPathOf, type DmtpDualMode } from './gateway-smtp-server';
 import { MessageScanner, violationReply } from './message-scanner';
 import { queued, REPLIES, SmtpRejection, type SmtpReply } from './smtp-replies';
 import type { SubmissionAuthFile } from './submission-auth';
@@ -34,6 +34,8 @@ export interface SmtpListenerOptions {
   readonly tls: SecureContextOptions | undefined;
   /** Submission only: users for SMTP AUTH; undefined: AUTH off. */
   readonly auth?: SubmissionAuthFile;
+  /** 'smtp' only: the DMTP listener for dual mode (`STARTTLS <host> MODE=DMTPv1`, banner token DMTPv1); undefined: off. */
+  readonly dmtpDualMode?: DmtpDualMode;
   readonly clock?: () => number;
 }
 
@@ -70,7 +72,13 @@ export class SmtpListener {
       onRcptTo: (address, session, cb) => this.guard(session, cb, () => this.onRcptTo(address, session)),
       onData: (stream, session, cb) => this.onData(stream, session, cb),
     };
-    this.server = new GatewaySmtpServer({ ...smtp, ...(name === 'smtp' ? { postmasterDomain: config.orgDomain } : {}) });
+    const dual = name === 'smtp' && tls ? options.dmtpDualMode : undefined;
+    this.server = new GatewaySmtpServer({
+      ...smtp,
+      ...(name === 'smtp' ? { postmasterDomain: config.orgDomain } : {}),
+      // libdime's client falls back to port 25 only when the SMTP banner carries the DMTPv1 token (docs/dmtp.md §3)
+      ...(dual ? { dmtpDualMode: dual, banner: 'DMTPv1' } : {}),
+    });
     this.server.on('error', (err: Error & { code?: string }) => this.log.warn({ err: err.message, code: err.code }, 'smtp connection error'));
   }
 

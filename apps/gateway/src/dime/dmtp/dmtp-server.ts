@@ -2,7 +2,8 @@
 // docs/dmtp.md §1), TLS 1.2/1.3 with the HSM-held key (pass `hsmListenerTls(config, keystore)`
 // exactly as the SMTP listeners get it), a bounded number of sessions, and a graceful drain like
 // SmtpListener's: idle sessions get 421 at once, a session inside a transaction finishes it first.
-import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import { createSecureContext, createServer, TLSSocket, type SecureContext, type Server, type TlsOptions } from 'node:tls';
 import { DmtpSession, type DmtpAcceptor, type DmtpSessionLimits } from './dmtp-session';
 import type { DimeDirectory } from '../dime-directory';
 import type { DimeDoorCheck } from '../dime-inbound';
@@ -48,6 +49,8 @@ export const DEFAULT_DMTP_LIMITS: Omit<DmtpServerLimits, 'maxMessageBytes'> = Ob
 
 export class DmtpServer {
   readonly server: Server;
+  /** The listener's TLS context, also used for dual-mode upgrades from the SMTP port. */
+  private readonly secureContext: SecureContext;
   private readonly sessions = new Set<DmtpSession>();
   private draining = false;
 
@@ -55,9 +58,9 @@ export class DmtpServer {
     const limits = options.limits;
     if (!Number.isInteger(limits.maxSessions) || limits.maxSessions < 1) throw new RangeError(`"limits.maxSessions" must be a positive integer, got ${limits.maxSessions}`);
     if (!Number.isSafeInteger(limits.maxMessageBytes) || limits.maxMessageBytes < 64) throw new RangeError(`"limits.maxMessageBytes" must be an integer >= 64`);
-    this.server = createServer({ ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2', handshakeTimeout: limits.handshakeTimeoutMs }, (socket) =>
-      this.onConnection(socket),
-    );
+    const tls = { ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2' };
+    this.secureContext = createSecureContext(tls);
+    this.server = createServer({ ...tls, handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
     this.server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
       options.logger.info({ client: socket.remoteAddress, err: err.message, code: err.code }, 'dmtp TLS handshake failed');
     });
@@ -98,7 +101,35 @@ export class DmtpServer {
     await closed;
   }
 
-  private onConnection(socket: TLSSocket): void {
+  /** Dual mode: does `STARTTLS <host> MODE=DMTPv1` name a host served here (our host name or a local domain)? */
+  serves(host: string): boolean {
+    const name = host.toLowerCase();
+    return name === this.options.hostname.toLowerCase() || this.options.localDomains.includes(name);
+  }
+
+  /**
+   * Dual mode (docs/dmtp.md §3): takes over a plain socket of the SMTP listener after it answered
+   * `220` to `STARTTLS <host> MODE=DMTPv1`: TLS handshake with this listener's key, then a DMTP
+   * session whose greeting is `220 OK DMTPv1` (no second banner, as libdime's client expects).
+   */
+  upgrade(plain: Socket): void {
+    const log = this.options.logger;
+    const socket = new TLSSocket(plain, { isServer: true, secureContext: this.secureContext });
+    const timer = setTimeout(() => socket.destroy(), this.options.limits.handshakeTimeoutMs);
+    timer.unref();
+    socket.on('error', (err: Error) => {
+      clearTimeout(timer);
+      log.info({ client: plain.remoteAddress, err: err.message }, 'dmtp dual-mode TLS handshake failed');
+      socket.destroy();
+    });
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      this.onConnection(socket, { code: 220, lines: ['OK DMTPv1'] });
+    });
+  }
+
+  private onConnection(socket: TLSSocket, greeting?: { code: number; lines: string[] }): void {
     const log = this.options.logger;
     const peer = {
       address: socket.remoteAddress ?? '',
@@ -125,6 +156,6 @@ export class DmtpServer {
     });
     this.sessions.add(session);
     void session.done.then(() => this.sessions.delete(session));
-    session.start();
+    session.start(greeting);
   }
 }
