@@ -347,7 +347,7 @@ describe('DmtpServer (implicit TLS, docs/dmtp.md dialect)', () => {
   });
 
   it('closes an idle session with 421 4.4.2, refuses sessions over the limit, drains gracefully', async () => {
-    const limited = await start({ idleTimeoutMs: 300, maxSessions: 1 });
+    const limited = await start({ idleTimeoutMs: 300, dataTimeoutMs: 300, maxSessions: 1 });
     try {
       const first = await RawPeer.open(limited.port);
       expect((await first.next())?.code).toBe(220);
@@ -355,6 +355,19 @@ describe('DmtpServer (implicit TLS, docs/dmtp.md dialect)', () => {
       expect(text(await second.next())).toBe('421 4.3.2 too many sessions, try again later');
       expect(text(await first.next(2000))).toBe('421 4.4.2 timeout');
       await first.waitClosed();
+
+      // a DATA transfer that stalls is cut with the same 421 (dataTimeoutMs, 300 ms here)
+      await new Promise((r) => setTimeout(r, 50));
+      const stalled = await RawPeer.open(limited.port);
+      await stalled.next();
+      await stalled.send('EHLO dx.a.test');
+      await stalled.send('MAIL FROM:<a.test>');
+      await stalled.send('RCPT TO:<b.test>');
+      await stalled.send('DATA');
+      stalled.socket.write(Buffer.from([0x07, 0x37, 0x00, 0x00, 0x10, 0x00, 0x01, 0x02]));
+      expect(text(await stalled.next(2000))).toBe('421 4.4.2 timeout');
+      await stalled.waitClosed();
+      expect(accepted).toHaveLength(0);
 
       // drain: a session inside a transaction finishes it, then gets 421; new connections are refused
       await new Promise((r) => setTimeout(r, 50));

@@ -61,6 +61,9 @@ export class DmtpServer {
     const tls = { ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2' };
     this.secureContext = createSecureContext(tls);
     this.server = createServer({ ...tls, handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
+    // backstop for connections still in the TLS handshake (sessions are counted after it): the
+    // kernel-level cap drops the excess silently, the session cap above answers 421
+    this.server.maxConnections = limits.maxSessions * 2 + 16;
     this.server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
       options.logger.info({ client: socket.remoteAddress, err: err.message, code: err.code }, 'dmtp TLS handshake failed');
     });
