@@ -34,6 +34,8 @@ export interface DmtpTimeouts {
   readonly dataMs: number;
 }
 
+const CRLF = Buffer.from('\r\n');
+
 export const DEFAULT_DMTP_TIMEOUTS: DmtpTimeouts = Object.freeze({ connectMs: 30_000, commandMs: 60_000, dataMs: 5 * 60_000 });
 
 export interface DmtpConnectOptions {
@@ -147,6 +149,8 @@ export class DmtpClient {
     }
     socket.removeAllListeners('error');
     socket.removeAllListeners('close');
+    // command/reply lock-step: Nagle would hold each short command for the peer's delayed ACK (~40 ms)
+    socket.setNoDelay(true);
     const client = new DmtpClient(socket, certificate, timeouts, signal);
     try {
       const banner = await client.readReply(timeouts.connectMs, 'banner');
@@ -213,8 +217,8 @@ export class DmtpClient {
     if (rcpt.code !== 250) return this.abandon('RCPT', rcpt);
     const data = await this.command({ verb: 'DATA' });
     if (data.code !== 354) return this.abandon('DATA', data);
-    this.write(Buffer.from(message.buffer, message.byteOffset, message.byteLength));
-    this.write('\r\n');
+    // one write: message and CRLF must not be split into a second small segment (Nagle + delayed ACK)
+    this.write(Buffer.concat([Buffer.from(message.buffer, message.byteOffset, message.byteLength), CRLF]));
     const final = await this.readReply(this.timeouts.dataMs, 'message');
     if (final.code < 200 || final.code > 299) return { stage: 'MESSAGE', reply: final, accepted: false };
     let transactionId: string | undefined;

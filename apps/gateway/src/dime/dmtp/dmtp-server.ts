@@ -147,6 +147,8 @@ export class DmtpServer {
       log.warn({ client: peer.address, sessions: this.sessions.size }, 'dmtp session refused');
       return;
     }
+    // replies are short and lock-step with commands: no Nagle delay (up to the peer's delayed ACK, ~40 ms)
+    socket.setNoDelay(true);
     const session = new DmtpSession(socket, peer, {
       hostname: this.options.hostname,
       localDomains: this.options.localDomains,
