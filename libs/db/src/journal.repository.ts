@@ -33,7 +33,6 @@ export interface JournalRecord extends Omit<NewJournalRecord, 'wrappedKey' | 'ep
   reviewState: 'pending' | 'approved' | null;
   disposedAt: Date | null;
   dispositionId: string | null;
-  blobDeletedAt: Date | null;
 }
 
 /** What a disposition certificate lists per record. */
@@ -73,7 +72,7 @@ export interface JournalRecordQuery {
 
 const COLUMNS =
   'id, message_id, direction, journaled_at, retain_until, policy_id, disposition_action, content_sha256, size, blob_key, escrow_key_label, ' +
-  'wrapped_key, ephemeral_public_key, sender_index, recipient_indexes, review_state, disposed_at, disposition_id, blob_deleted_at, local_domain';
+  'wrapped_key, ephemeral_public_key, sender_index, recipient_indexes, review_state, disposed_at, disposition_id, local_domain';
 
 interface RawRecord {
   id: string;
@@ -94,7 +93,6 @@ interface RawRecord {
   review_state: 'pending' | 'approved' | null;
   disposed_at: Date | null;
   disposition_id: string | null;
-  blob_deleted_at: Date | null;
   local_domain: string | null;
 }
 
@@ -117,7 +115,6 @@ const fromRaw = (r: RawRecord): JournalRecord => ({
   reviewState: r.review_state,
   disposedAt: r.disposed_at,
   dispositionId: r.disposition_id,
-  blobDeletedAt: r.blob_deleted_at,
   localDomain: r.local_domain,
 });
 
@@ -249,6 +246,12 @@ export class JournalRepository {
       );
       const rows = rowsOf<{ id: string; content_sha256: Buffer; journaled_at: Date; retain_until: Date; blob_key: string }>(result);
       if (rows.length === 0) return [];
+      // the blobs to delete once this commits (a narrow queue: cheaper than marking the wide rows later)
+      await m.query(`INSERT INTO journal_blob_deletions (record_id, blob_key, queued_at) SELECT u.id, u.k, $3::timestamptz FROM unnest($1::uuid[], $2::text[]) AS u(id, k)`, [
+        rows.map((r) => r.id),
+        rows.map((r) => r.blob_key),
+        now,
+      ]);
       const records = rows
         .map((r) => ({ id: r.id, contentSha256: r.content_sha256, journaledAt: r.journaled_at, retainUntil: r.retain_until, blobKey: r.blob_key }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -305,18 +308,25 @@ export class JournalRepository {
     return rowsOf<{ id: string }>(result).map((r) => r.id);
   }
 
-  /** Shredded records whose blob is still in the archive store. */
+  /** Shredded records whose blob is still in the archive store (queued by shredDueBatch). */
   async findBlobsToDelete(limit: number): Promise<{ id: string; blobKey: string }[]> {
-    const rows: { id: string; blob_key: string }[] = await this.ds.query(
-      `SELECT id, blob_key FROM journal_records WHERE disposed_at IS NOT NULL AND blob_deleted_at IS NULL ORDER BY disposed_at, id LIMIT $1`,
+    const rows: { record_id: string; blob_key: string }[] = await this.ds.query(
+      `SELECT record_id, blob_key FROM journal_blob_deletions ORDER BY queued_at, record_id LIMIT $1`,
       [limit],
     );
-    return rows.map((r) => ({ id: r.id, blobKey: r.blob_key }));
+    return rows.map((r) => ({ id: r.record_id, blobKey: r.blob_key }));
   }
 
-  async markBlobsDeleted(ids: readonly string[], at: Date): Promise<void> {
+  /** The archive store deleted these records' blobs. */
+  async markBlobsDeleted(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.ds.query(`UPDATE journal_records SET blob_deleted_at = $2 WHERE id = ANY ($1::uuid[]) AND blob_deleted_at IS NULL`, [[...ids], at]);
+    await this.ds.query(`DELETE FROM journal_blob_deletions WHERE record_id = ANY ($1::uuid[])`, [[...ids]]);
+  }
+
+  /** Is the record's blob still waiting for deletion? */
+  async isBlobDeletionPending(id: string): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(`SELECT 1 FROM journal_blob_deletions WHERE record_id = $1`, [id]);
+    return rows.length > 0;
   }
 
   async findCertificate(id: string): Promise<DispositionCertificateRecord | null> {

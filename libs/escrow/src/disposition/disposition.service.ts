@@ -142,7 +142,7 @@ export class DispositionService {
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
-      await this.journal.markBlobsDeleted(done, this.clock());
+      await this.journal.markBlobsDeleted(done);
       deleted += done.length;
       if (done.length < batch.length || batch.length < this.options.batchSize) break;
     }

@@ -134,6 +134,8 @@ describe('locked policies', () => {
       await expect(asApp(sql, [...params])).rejects.toMatchObject({ code: '42501' });
     }
     await expect(asApp('TRUNCATE journal_records CASCADE')).rejects.toMatchObject({ code: '42501' });
+    // nor queue its blob for deletion
+    await expect(asApp('INSERT INTO journal_blob_deletions (record_id, blob_key) VALUES ($1, $2)', [record.id, record.blobKey])).rejects.toMatchObject({ code: '42501' });
     const opened = await openJournalRecord(env.keystore, store, (await records.findById(record.id)) as JournalRecord);
     expect(opened.toString()).toMatch(/^message /);
   });
@@ -184,6 +186,7 @@ describe('legal holds and disposition', () => {
       expect(r.ephemeralPublicKey).toBeNull();
       expect(r.disposedAt).not.toBeNull();
       expect(existsSync(join(env.archiveDir, r.blobKey))).toBe(false);
+      expect(await records.isBlobDeletionPending(id)).toBe(false);
       await expect(openJournalRecord(env.keystore, store, r)).rejects.toMatchObject({ code: 'RECORD_SHREDDED' });
       // a shredded key cannot come back
       await expect(asApp('UPDATE journal_records SET wrapped_key = $2, ephemeral_public_key = $3 WHERE id = $1', [id, Buffer.alloc(40), Buffer.alloc(97)])).rejects.toMatchObject({
