@@ -238,5 +238,7 @@ function asOpenError(err: unknown, decryptCode: DimeOpenErrorCode): Error {
 
 function directoryError(what: string, err: unknown): DimeOpenError {
   const failure = directoryFailure(err);
-  return new DimeOpenError(failure.transient ? 'DIRECTORY_UNAVAILABLE' : 'DIRECTORY_REFUSED', `${what}: ${failure.code}`, { cause: err });
+  const code = failure.transient ? 'DIRECTORY_UNAVAILABLE' : 'DIRECTORY_REFUSED';
+  // discovery's own reply says precisely what failed (e.g. a signet that does not chain to the record's POK)
+  return new DimeOpenError(code, `${what}: ${failure.code}`, { cause: err, ...(failure.reply !== undefined ? { reply: failure.reply } : {}) });
 }

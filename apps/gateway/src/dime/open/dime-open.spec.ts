@@ -1,6 +1,7 @@
 // Pure parts of the inbound side: reply lines of DimeOpenError, libs/dime errors mapped through the
 // DMTP reply table, the memoising key agreement, and how directory failures are read.
 import { DimeError, InMemoryKeyAgreement, secp256k1Generate } from '@lib/dime';
+import { DiscoveryError } from '../discovery/discovery.error';
 import { directoryFailure } from '../seal/directory-failure';
 import { DimeSealError } from '../seal/dime-seal.error';
 import { DimeOpenError } from './dime-open.error';
@@ -33,7 +34,14 @@ describe('DimeSealError', () => {
 });
 
 describe('directoryFailure', () => {
-  it('reads DiscoveryError-like errors and treats anything else as transient', () => {
+  it('takes class and reply from a DiscoveryError', () => {
+    expect(directoryFailure(new DiscoveryError('SIGNET_NOT_FOUND', 'none'))).toEqual({ transient: false, code: 'SIGNET_NOT_FOUND', message: 'none', reply: '550 5.1.1 no DIME signet for the recipient' });
+    expect(directoryFailure(new DiscoveryError('DX_UNREACHABLE', 'down'))).toMatchObject({ transient: true, reply: '451 4.4.1 DIME delivery host unreachable' });
+    // a reply of the other class never replaces a DimeSealError's (a 4xx stays a 4xx)
+    expect(new DimeSealError('DIRECTORY_UNAVAILABLE', 'x', { reply: '550 5.1.1 nope' }).reply).toMatch(/^451 /);
+  });
+
+  it('reads other directories by their transient flag and treats anything else as transient', () => {
     expect(directoryFailure(Object.assign(new Error('bad signet'), { code: 'SIGNET_INVALID', transient: false }))).toEqual({ transient: false, code: 'SIGNET_INVALID', message: 'bad signet' });
     expect(directoryFailure(Object.assign(new Error('x'), { code: 'NO_RECORD', permanent: true }))).toMatchObject({ transient: false });
     expect(directoryFailure(new Error('socket hang up'))).toEqual({ transient: true, code: 'UNKNOWN', message: 'socket hang up' });

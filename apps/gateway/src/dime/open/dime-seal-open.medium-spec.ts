@@ -33,6 +33,7 @@ import { appRoleConfig, ensureAppRoleLogin } from '../../../../../test/audit/aud
 import { createTestDatabase, type TestDatabase } from '../../../../../test/database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../../../../../test/hsm/softhsm-token';
 import type { DimeDirectory, DimeDomain } from '../dime-directory';
+import { DiscoveryError } from '../discovery/discovery.error';
 import { DimeSealError } from '../seal/dime-seal.error';
 import { DimeSealer, type DimeSenderPolicy } from '../seal/dime-sealer';
 import { DimeUserError, DimeUserService } from '@lib/dime-users';
@@ -77,7 +78,7 @@ class InMemoryDirectory implements DimeDirectory {
     if (this.failing) throw this.failing;
     const org = this.orgs.get(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
     const bytes = await org?.users.userSignet(address);
-    if (!org || !bytes) throw Object.assign(new Error(`no signet for ${address}`), { name: 'DiscoveryError', code: 'NO_SIGNET', transient: false });
+    if (!org || !bytes) throw new DiscoveryError('SIGNET_NOT_FOUND', `no signet for ${address}`);
     return bytes;
   }
 }
@@ -342,19 +343,32 @@ describe('seal at org A, door check and open at org B', () => {
 
   it('defers (4xx) when the directory cannot answer, never accepts', async () => {
     const sealed = await sealAliceToBob();
-    directory.failing = Object.assign(new Error('SERVFAIL'), { name: 'DiscoveryError', code: 'DNS_FAILURE', transient: true });
+    directory.failing = new DiscoveryError('DNS_FAILURE', 'SERVFAIL');
     try {
-      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toEqual({ ok: false, reply: '451 4.4.3 DIME signets of the origin cannot be fetched now (a.test: DNS_FAILURE)' });
+      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toEqual({ ok: false, reply: '451 4.4.3 DIME discovery: DNS lookup failed (a.test: DNS_FAILURE)' });
       const err = (await a.sealer().seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'bob@b.test' }).catch((e: unknown) => e)) as DimeSealError;
       expect(err).toBeInstanceOf(DimeSealError);
-      expect(err).toMatchObject({ code: 'DIRECTORY_UNAVAILABLE', transient: true });
+      expect(err).toMatchObject({ code: 'DIRECTORY_UNAVAILABLE', transient: true, reply: '451 4.4.3 DIME discovery: DNS lookup failed' });
+      // an origin org signet that does not chain to its record's POK: discovery's precise reply
+      directory.failing = new DiscoveryError('SIGNET_INVALID', 'org signet of a.test does not validate against the record POKs');
+      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toEqual({
+        ok: false,
+        reply: '451 4.7.5 DIME signet does not validate against the management record (a.test: SIGNET_INVALID)',
+      });
+      // anything else a directory throws defers too (fail closed, never accept)
+      directory.failing = new Error('socket hang up');
+      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toEqual({ ok: false, reply: '451 4.4.3 DIME signets of the origin cannot be fetched now (a.test: UNKNOWN)' });
     } finally {
       directory.failing = undefined;
     }
   });
 
   it('refuses recipients that are unknown, and a domain without a DIME record', async () => {
-    await expect(a.sealer().seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'nobody@b.test' })).rejects.toMatchObject({ code: 'DIRECTORY_REFUSED', transient: false });
+    await expect(a.sealer().seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'nobody@b.test' })).rejects.toMatchObject({
+      code: 'DIRECTORY_REFUSED',
+      transient: false,
+      reply: '550 5.1.1 no DIME signet for the recipient',
+    });
     await expect(a.sealer().seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'x@plain.test' })).rejects.toMatchObject({ code: 'NOT_DIME_DOMAIN', transient: false });
   });
 });

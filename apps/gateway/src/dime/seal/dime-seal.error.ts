@@ -24,18 +24,21 @@ const REPLIES = {
 
 export class DimeSealError extends Error {
   override readonly name = 'DimeSealError';
+  private readonly replyOverride: string | undefined;
 
   constructor(
     readonly code: DimeSealErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    /** reply: a more precise line of the same class (discovery's own reply). */
+    options?: { cause?: unknown; reply?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.replyOverride = options?.reply !== undefined && options.reply[0] === REPLIES[code].reply[0] ? options.reply : undefined;
   }
 
   /** SMTP-style reply for the DSN / the delivery record. */
   get reply(): string {
-    return REPLIES[this.code].reply;
+    return this.replyOverride ?? REPLIES[this.code].reply;
   }
 
   /** True: defer and retry (bounce at the queue lifetime); false: bounce now. */

@@ -174,7 +174,10 @@ export class DimeSealer {
 
   private directoryError(what: string, err: unknown): DimeSealError {
     const failure = directoryFailure(err);
-    return new DimeSealError(failure.transient ? 'DIRECTORY_UNAVAILABLE' : 'DIRECTORY_REFUSED', `${what}: ${failure.code}: ${failure.message}`, { cause: err });
+    return new DimeSealError(failure.transient ? 'DIRECTORY_UNAVAILABLE' : 'DIRECTORY_REFUSED', `${what}: ${failure.code}: ${failure.message}`, {
+      cause: err,
+      ...(failure.reply !== undefined ? { reply: failure.reply } : {}),
+    });
   }
 
   private sealFailure(err: unknown): Error {
