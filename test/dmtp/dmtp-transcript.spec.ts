@@ -16,7 +16,7 @@ describe('dmtpTranscript', () => {
     expect(t.entries.map((e) => `${e.from[0]}: ${e.text.split('\n')[0]}`)).toEqual([
       's: 220 gw.b.test DMTPv1 DIME Gateway ready',
       'c: EHLO gw.a.test',
-      's: 250 gw.b.test',
+      's: 250-gw.b.test',
       `c: MAIL FROM:<a.test> SIZE=${message.length}`,
       's: 250 2.1.0 OK',
       'c: RCPT TO:<b.test>',
@@ -29,6 +29,7 @@ describe('dmtpTranscript', () => {
       's: 221 2.0.0 bye',
     ]);
     expect(t.entries[2]!.reply!.lines).toEqual(['gw.b.test', 'SIZE 67108864', 'DMTPv1']);
+    expect(t.entries[2]!.text).toBe('250-gw.b.test\n250-SIZE 67108864\n250 DMTPv1');
     expect(t.messages).toHaveLength(1);
     expect(t.messages[0]!.equals(message)).toBe(true);
     expect(t.commands).toEqual(['EHLO gw.a.test', `MAIL FROM:<a.test> SIZE=${message.length}`, 'RCPT TO:<b.test>', 'DATA', 'QUIT']);

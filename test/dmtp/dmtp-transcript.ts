@@ -6,7 +6,7 @@ import { DMTP_MAX_COMMAND_LINE, DmtpReplyReader, DmtpStreamReader, type DmtpRepl
 
 export interface DmtpTranscriptEntry {
   readonly from: 'client' | 'server';
-  /** A command line, a reply's lines joined with `\n`, or `<D/MIME message, N octets>`. */
+  /** A command line, a reply's lines as sent (`250-...`, last `250 ...`) joined with `\n`, or `<D/MIME message, N octets>`. */
   readonly text: string;
   readonly reply?: DmtpReply;
   /** The D/MIME message sent after `354`. */
@@ -32,7 +32,7 @@ export function dmtpTranscript(clientToServer: Uint8Array, serverToClient: Uint8
   let next = 0;
   const reply = (): DmtpReply | undefined => {
     const r = replies[next++];
-    if (r) entries.push({ from: 'server', text: r.lines.map((l) => `${r.code} ${l}`.trimEnd()).join('\n'), reply: r });
+    if (r) entries.push({ from: 'server', text: r.lines.map((l, i) => `${r.code}${i < r.lines.length - 1 ? '-' : ' '}${l}`.trimEnd()).join('\n'), reply: r });
     return r;
   };
   reply(); // the banner comes first
