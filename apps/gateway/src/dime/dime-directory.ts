@@ -29,6 +29,10 @@ export interface DimeDirectory {
    * plain SMTP under its TLS policy). Throws DiscoveryError when the answer cannot be trusted or obtained.
    */
   lookupDomain(domain: string, signal?: AbortSignal): Promise<DimeDomain | undefined>;
-  /** The validated user signet of `address` (fetched over DMTP SGNT from its domain; chains to the org signet). */
-  userSignet(address: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The validated user signet of `address` (fetched over DMTP SGNT from its domain; chains to the org
+   * signet). With `fingerprint` (crypto, full or ID, as a message envelope names it), SGNT asks for
+   * that signet and the answer must have it.
+   */
+  userSignet(address: string, signal?: AbortSignal, fingerprint?: string): Promise<Uint8Array>;
 }
