@@ -22,7 +22,29 @@ export const USAGE = `dime-gateway: operator commands of the DIME gateway (local
   dime-gateway disposition verify CERT --key AUDIT_PUBLIC_KEY.pem
                                              offline: prints {"ok":bool,"id","count","reason"}; exit 0 only when ok
 
+  dime-gateway principal add NAME --role ROLE[,ROLE] [--public-key PEM_FILE]
+                                             roles: auditor, escrow-approver, compliance-officer, admin;
+                                             the key (P-256 or X25519) is what exports are encrypted to
+  dime-gateway principal list
+  dime-gateway escrow request --as AUDITOR --case CASE --justification TEXT
+                 [--custodian ADDRESS] [--from DATE] [--to DATE] [--records ID,ID]
+                                             opens a request (DATE: YYYY-MM-DD UTC or ISO 8601; --to exclusive)
+  dime-gateway escrow approve|deny ID --as APPROVER
+                                             ESCROW_REQUIRED_APPROVALS distinct approvers (default 2), never
+                                             the requester; one denial closes the request
+  dime-gateway escrow list [--limit N] | show ID | expire
+  dime-gateway escrow export ID --as REQUESTER --out FILE
+                                             only once approved: runs the export job, writes the archive
+                                             encrypted for the requester's public key
+  dime-gateway escrow decrypt FILE --key PRIVATE.pem --out DIR
+                                             offline: EML files + manifest.json into DIR, hashes checked
+  dime-gateway report escrow --from DATE --to DATE [--format json|csv] --out FILE
+                                             signed with the audit key: FILE and FILE.sig
+  dime-gateway report verify FILE --sig SIG --key AUDIT_PUBLIC_KEY.pem
+                                             offline; exit 0 only when the signature verifies
+
 Settings: the environment, then .local/gateway.env, then .local/appliance.env (DIME_HOME: the
-directory holding .local/), the same DB_* and HSM_* keys as the gateway (appliance/gateway.env.example).
+directory holding .local/), the same DB_*, HSM_*, REDIS_*, ARCHIVE_* keys as the gateway
+(appliance/gateway.env.example); ESCROW_EXPORT_DIR, ESCROW_REQUEST_TTL_HOURS for escrow.
 Bad input of any kind: exit 1 with one line on stderr.
 `;
