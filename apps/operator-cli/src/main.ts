@@ -3,6 +3,7 @@
 // Its audit part is a contract auditors' scripts rely on (docs/audit.md): results on stdout
 // (JSON or PEM), bad input of any kind exits 1 with one line on stderr, never a stack trace.
 import { isAuditError } from '@lib/audit';
+import { isEscrowError } from '@lib/escrow';
 import { OperatorInputError, OperatorUsageError } from './operator-cli.error';
 import { runAuditCommand } from './commands/audit.command';
 import { runDispositionCommand, runRetentionCommand } from './commands/retention.command';
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 export function describeError(err: unknown): string {
   if (isAuditError(err)) return `${err.code}: ${err.message}`;
+  if (isEscrowError(err)) return `${err.code}: ${err.message}`;
   if (err instanceof OperatorUsageError) return `usage: ${err.message}`;
   if (err instanceof OperatorInputError) return err.message;
   // HsmError and friends carry a code; database errors a message worth showing as is
