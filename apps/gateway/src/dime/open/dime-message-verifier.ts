@@ -146,7 +146,7 @@ export class DimeMessageVerifier {
           throw new DimeOpenError('ENVELOPE_MISMATCH', `origin envelope destination ${originEnvelope.destination}, recipient ${recipient.address}`);
         }
         if (author.domain !== originDomain) throw new DimeOpenError('AUTHOR_DOMAIN_MISMATCH', `${author.address} from ${originDomain}`);
-        const authorSignet = await this.authorSignet(author.address, origin, signal);
+        const authorSignet = await this.authorSignet(author.address, originEnvelope.authorSignet, origin, signal);
         const full = await open(
           message,
           { actor: 'recipient', keys: recipientKeys.memo, authorSigningKey: signetSigningKey(authorSignet), originSigningKey: pok, strict: false },
@@ -195,10 +195,11 @@ export class DimeMessageVerifier {
     }
   }
 
-  private async authorSignet(address: string, origin: Signet, signal: AbortSignal | undefined): Promise<Signet> {
+  /** The author's signet the envelope names (by its crypto fingerprint: SGNT FINGERPRINT=), chained to the origin org signet. */
+  private async authorSignet(address: string, fingerprint: string, origin: Signet, signal: AbortSignal | undefined): Promise<Signet> {
     let signet: Signet;
     try {
-      signet = parseSignet(await this.directory.userSignet(address, signal), 'user');
+      signet = parseSignet(await this.directory.userSignet(address, signal, fingerprint), 'user');
     } catch (err) {
       if (isDimeError(err)) throw new DimeOpenError('AUTHOR_SIGNET_INVALID', address, { cause: err });
       throw directoryError(address, err);

@@ -74,8 +74,11 @@ class InMemoryDirectory implements DimeDirectory {
     return { domain, record, orgSignet: serializeSignet(org.orgSignet), endpoints: [], expiresAt: new Date(Date.now() + 60_000) };
   }
 
-  async userSignet(address: string): Promise<Uint8Array> {
+  fingerprintsAsked: Array<string | undefined> = [];
+
+  async userSignet(address: string, _signal?: AbortSignal, fingerprint?: string): Promise<Uint8Array> {
     if (this.failing) throw this.failing;
+    this.fingerprintsAsked.push(fingerprint);
     const org = this.orgs.get(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
     const bytes = await org?.users.userSignet(address);
     if (!org || !bytes) throw new DiscoveryError('SIGNET_NOT_FOUND', `no signet for ${address}`);
@@ -271,6 +274,8 @@ describe('seal at org A, door check and open at org B', () => {
     );
     expect(opened.rfc5322.subarray(opened.traceHeaders.length).equals(MESSAGE)).toBe(true);
     expect(opened).toMatchObject({ recipient: 'bob@b.test', author: 'alice@a.test', originDomain: 'a.test' });
+    // the author signet was asked for by the fingerprint the message names
+    expect(directory.fingerprintsAsked.at(-1)).toBe(aliceFp);
   });
 
   it('keeps subject, body and mailboxes out of the sealed bytes', async () => {
