@@ -22,14 +22,15 @@ let certPem: string;
 let keyPem: string;
 
 beforeAll(async () => {
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  const pair = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  // node's WebCrypto is what @peculiar/x509 expects; the DOM type names are not in this project's lib
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const pair = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=localhost',
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 86_400_000),
-    keys: pair,
+    keys: pair as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
   });
   certPem = cert.toString('pem');
