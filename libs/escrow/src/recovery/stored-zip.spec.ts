@@ -1,0 +1,49 @@
+// The STORE-only zip writer/reader: CRC-32 as zlib computes it, a byte-exact round trip, the
+// layout unzip tools rely on, and refusal of unsafe names and corrupted entries.
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { crc32, readStoredZip, writeStoredZip } from './stored-zip';
+
+describe('stored zip', () => {
+  it('computes CRC-32 like zlib', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+    for (const n of [0, 1, 7, 1000, 70_000]) {
+      const data = randomBytes(n);
+      expect(crc32(data)).toBe(zlibCrc32(data));
+    }
+  });
+
+  it('round-trips entries byte for byte, with a central directory and end record', () => {
+    const entries = [
+      { name: 'messages/a.eml', data: Buffer.from('Subject: a\r\n\r\nA\r\n') },
+      { name: 'messages/b.eml', data: randomBytes(100_000) },
+      { name: 'manifest.json', data: Buffer.from('{}') },
+      { name: 'empty', data: Buffer.alloc(0) },
+    ];
+    const zip = Buffer.concat(writeStoredZip(entries));
+    expect(zip.readUInt32LE(0)).toBe(0x04034b50);
+    expect(zip.readUInt32LE(zip.length - 22)).toBe(0x06054b50);
+    expect(zip.readUInt16LE(zip.length - 22 + 10)).toBe(4);
+    const back = readStoredZip(zip);
+    expect(back.map((e) => e.name)).toEqual(entries.map((e) => e.name));
+    back.forEach((e, i) => expect(Buffer.from(e.data).equals(entries[i]?.data as Buffer)).toBe(true));
+    // deterministic: same entries, same bytes
+    expect(Buffer.concat(writeStoredZip(entries)).equals(zip)).toBe(true);
+  });
+
+  it('refuses unsafe or duplicate names', () => {
+    for (const name of ['/etc/passwd', '../x', 'a/../../x', 'a//b', '', 'a\\b']) {
+      expect(() => writeStoredZip([{ name, data: Buffer.alloc(1) }])).toThrow(RangeError);
+    }
+    expect(() => writeStoredZip([{ name: 'a', data: Buffer.alloc(1) }, { name: 'a', data: Buffer.alloc(1) }])).toThrow(/duplicate/);
+  });
+
+  it('detects a corrupted entry by its CRC-32 and a truncated archive', () => {
+    const zip = Buffer.concat(writeStoredZip([{ name: 'm.eml', data: Buffer.from('hello world') }]));
+    const bad = Buffer.from(zip);
+    bad[30 + 'm.eml'.length + 2] ^= 1;
+    expect(() => readStoredZip(bad)).toThrow(/CRC-32/);
+    expect(() => readStoredZip(zip.subarray(0, zip.length - 30))).toThrow(RangeError);
+    expect(() => readStoredZip(Buffer.from('not a zip at all, definitely not'))).toThrow(/not a zip/);
+  });
+});
