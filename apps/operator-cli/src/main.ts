@@ -8,6 +8,7 @@ import { OperatorInputError, OperatorUsageError } from './operator-cli.error';
 import { runAuditCommand } from './commands/audit.command';
 import { runDispositionCommand, runRetentionCommand } from './commands/retention.command';
 import { runEscrowCommand, runPrincipalCommand, runReportCommand } from './commands/escrow.command';
+import { runDimeCommand, runUsersCommand } from './commands/users.command';
 import { USAGE } from './usage';
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -25,6 +26,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runEscrowCommand(rest);
     case 'report':
       return runReportCommand(rest);
+    case 'users':
+      return runUsersCommand(rest);
+    case 'dime':
+      return runDimeCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -43,6 +43,14 @@ export const USAGE = `dime-gateway: operator commands of the DIME gateway (local
   dime-gateway report verify FILE --sig SIG --key AUDIT_PUBLIC_KEY.pem
                                              offline; exit 0 only when the signature verifies
 
+  dime-gateway users add ADDRESS             DIME keys for a local user (wrapped under the HSM user-kek)
+                                             and a user signet signed by the org POK in the HSM
+  dime-gateway users list [--domain DOMAIN]  one JSON object per user (address, status, fingerprint)
+  dime-gateway users suspend|resume ADDRESS  a suspended user neither sends nor receives DIME mail
+  dime-gateway users signet ADDRESS          the user signet (PEM)
+  dime-gateway dime record                   the _dx TXT record this organisation must publish
+                                             (ORG_SIGNET_FILE, default .local/hsm/org.signet; LOCAL_DOMAINS)
+
 Settings: the environment, then .local/gateway.env, then .local/appliance.env (DIME_HOME: the
 directory holding .local/), the same DB_*, HSM_*, REDIS_*, ARCHIVE_* keys as the gateway
 (appliance/gateway.env.example); ESCROW_EXPORT_DIR, ESCROW_REQUEST_TTL_HOURS for escrow.
