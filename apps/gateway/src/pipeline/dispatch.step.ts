@@ -17,7 +17,8 @@ export class DispatchStep implements PipelineStep {
     readonly timeoutMs: number,
     private readonly queue: QueueRepository,
     private readonly bodies: MessageBodyStore,
-    private readonly queues: GatewayQueues,
+    /** GatewayQueues, or a FirstAttemptDispatcher (delivery/) that makes first attempts at once in this process. */
+    private readonly queues: Pick<GatewayQueues, 'addDeliver'>,
     private readonly bouncer: RecipientBouncer,
   ) {}
 
