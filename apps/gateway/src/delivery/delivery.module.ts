@@ -32,6 +32,7 @@ import { DeliveryService } from './delivery.service';
 import { DmtpDelivery } from './dmtp-delivery';
 import { isDimeSealError } from '../dime/seal/dime-seal.error';
 import { DsnService } from './dsn.service';
+import { FirstAttemptDispatcher } from './first-attempt.dispatcher';
 import { LocalMessageEnqueuer } from './local-message.enqueuer';
 import { MessageFinisher } from './message-finisher';
 import { createDnsLookup, NextHopResolver, type DnsLookup } from './next-hop.resolver';
@@ -76,13 +77,15 @@ export function createDeliveryRuntime(
   const t = config.stepTimeoutMs;
   const dime = deps.dime ?? undefined;
   const policyOf = (domain: string) => policies.findDimePolicy(domain);
+  // first attempts straight from the process job when a slot is free (first-attempt.dispatcher.ts); `delivery` is made below, called later
+  const firstAttempts = new FirstAttemptDispatcher(queues, (job) => delivery.deliver(job), config.delivery.workerConcurrency, logger);
   const pipeline = new Pipeline(
     [
       new PolicyStep(t),
       new ClassifyStep(config.localDomains, t, dime ? { directory: dime.directory, policyOf, defaultPolicy: config.dime.defaultPolicy } : undefined),
       new TransformStep(t, options.transformer ?? (dime ? new DimeOpenTransformer(dime.opener, config.hostname) : IDENTITY_TRANSFORMER)),
       new JournalStep(t, options.journalSink ?? NOOP_JOURNAL_SINK),
-      new DispatchStep(t, queue, bodies, queues, dsn),
+      new DispatchStep(t, queue, bodies, firstAttempts, dsn),
     ],
     metrics,
   );
@@ -123,7 +126,7 @@ export function createDeliveryRuntime(
     ...(options.random ? { random: options.random } : {}),
   });
   const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock, 5000, finisher);
-  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger);
+  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger, firstAttempts);
 }
 
 /** The running pipeline and delivery of one process: workers, sweeper, queues. */
@@ -141,6 +144,7 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     private readonly runWorkers: boolean,
     private readonly recorder?: DeliveredRecorder,
     private readonly logger?: GatewayLogger,
+    private readonly firstAttempts?: FirstAttemptDispatcher,
   ) {}
 
   /** True while this process runs the workers and the sweeper. */
@@ -164,6 +168,8 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     await this.sweeper.stop();
     await Promise.all(this.workers.map((w) => w.close()));
     this.workers = [];
+    // direct first attempts started by process jobs: they record their 2xx before the recorder closes
+    await this.firstAttempts?.drain();
     await this.queues.close();
     // after the workers: a delivery finishing during close still records its 2xx
     await this.recorder?.close();
