@@ -29,6 +29,7 @@ export {
   type JournalServiceOptions,
 } from './journal/journal.service';
 export { EscrowJournalSink, type JournalSinkEntry } from './journal/escrow-journal-sink';
+export { createComplianceJournal, type ComplianceJournal } from './journal/journal.factory';
 export { openJournalRecord, unwrapJournalRecordKey, type JournalRecordKeyFields } from './journal/journal-reader';
 export { decideRetention, policyMatches, retainUntil, selectPolicy, type RetentionDecision, type RetentionSubject } from './retention/retention-policy-match';
 export {
@@ -54,6 +55,7 @@ export {
 } from './disposition/disposition-certificate';
 export { DispositionService, type DispositionOptions, type SweepProgress, type SweepResult } from './disposition/disposition.service';
 export { createRetentionSweepWorker, RetentionSweepQueue } from './disposition/retention-sweep.queue';
+export { startRetentionSweep, type RetentionSweepRuntime } from './disposition/retention-sweep.factory';
 // ---- escrow recovery (recovery/) and escrow reports (reports/)
 export { escrowRecoveryConfigFromEnv, type EscrowRecoveryConfig, type EscrowRecoveryEnv } from './recovery/escrow-recovery.config';
 export { isPrincipalRole, PRINCIPAL_ROLES } from './recovery/principal-role';

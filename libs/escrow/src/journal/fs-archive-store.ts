@@ -38,7 +38,8 @@ export class FsArchiveStore implements ArchiveStore {
     this.madeDirs.add(dir);
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  // no store-side retention: PostgreSQL enforces it for this store (docs/compliance.md)
+  async put(key: string, bytes: Uint8Array, _options?: { readonly retainUntil: Date }): Promise<void> {
     const target = this.path(key);
     const dir = dirname(target);
     try {

@@ -13,6 +13,8 @@ import { FsArchiveStore } from './fs-archive-store';
 import { openJournalRecord } from './journal-reader';
 import { JournalService, loadEscrowPublicKey } from './journal.service';
 import { EscrowJournalSink } from './escrow-journal-sink';
+import { createComplianceJournal } from './journal.factory';
+import { journalConfigFromEnv } from './journal.config';
 
 jest.setTimeout(60_000);
 
@@ -125,6 +127,17 @@ describe('journal records', () => {
     const tampered = { get: async () => blob };
     await expect(openJournalRecord(env.keystore, tampered, ra)).rejects.toMatchObject({ code: 'INTEGRITY' });
     expect((await openJournalRecord(env.keystore, store, ra)).toString()).toBe('first message');
+  });
+
+  it('is wired from the configuration as the gateway does it (JOURNAL_ENABLED, ARCHIVE_DIR)', async () => {
+    expect(await createComplianceJournal(journalConfigFromEnv({}), env.keystore, env.ds)).toBeNull();
+    const wired = await createComplianceJournal(journalConfigFromEnv({ JOURNAL_ENABLED: 'true', ARCHIVE_DIR: env.archiveDir }), env.keystore, env.ds);
+    if (wired === null) throw new Error('not wired');
+    const messageId = randomUUID();
+    await wired.sink.record(entry(messageId, MESSAGE));
+    const record = await records.findByMessageId(messageId);
+    if (record === null) throw new Error('no record');
+    expect((await openJournalRecord(env.keystore, wired.store, record)).equals(MESSAGE)).toBe(true);
   });
 
   it('does not journal mail no policy matches when there is no default retention', async () => {
