@@ -10,6 +10,8 @@ export interface DmtpEndpoint {
   readonly port: number;
   /** Name the peer's certificate must carry when the TLS policy verifies it (the `dx` host or the domain). */
   readonly serverName: string;
+  /** An MX host's SMTP port in dual mode (`STARTTLS <serverName> MODE=DMTPv1`, docs/dmtp.md §3): pass to DmtpClient.connect. */
+  readonly dualMode?: boolean;
 }
 
 export interface DimeDomain {

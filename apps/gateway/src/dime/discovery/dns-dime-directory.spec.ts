@@ -138,6 +138,33 @@ describe('DnsDimeDirectory', () => {
     expect(bare?.endpoints).toEqual([{ host: '198.51.100.9', port: 26, serverName: 'b.test' }]);
   });
 
+  it('with a dual-mode port, each MX host is tried on the DMTP port, then in dual mode on its SMTP port (not dx= hosts, not the bare domain)', async () => {
+    const b = await createTestOrg({ domain: 'b.test' });
+    dns.txt.set('_dx.b.test', [b.txt]);
+    dns.mx.set('b.test', [
+      { exchange: 'mx2.b.test', priority: 20 },
+      { exchange: 'mx1.b.test', priority: 10 },
+    ]);
+    dns.a.set('mx1.b.test', ['198.51.100.1']);
+    dns.a.set('mx2.b.test', ['198.51.100.2']);
+    net.hosts.set('198.51.100.2:25', b.signets);
+    const found = await directory({ dualModePort: 25 }).lookupDomain('b.test');
+    expect(found?.endpoints).toEqual([
+      { host: '198.51.100.1', port: 26, serverName: 'mx1.b.test' },
+      { host: '198.51.100.1', port: 25, serverName: 'mx1.b.test', dualMode: true },
+      { host: '198.51.100.2', port: 26, serverName: 'mx2.b.test' },
+      { host: '198.51.100.2', port: 25, serverName: 'mx2.b.test', dualMode: true },
+    ]);
+    expect(net.connects.map((c) => `${c.host}:${c.port}${c.dualMode ? ' dual' : ''}`)).toEqual(['198.51.100.1:26', '198.51.100.1:25 dual', '198.51.100.2:26', '198.51.100.2:25 dual']);
+    const viaDx = await directory({ dualModePort: 25 }).lookupDomain('a.test');
+    expect(viaDx?.endpoints.every((e) => e.dualMode === undefined)).toBe(true);
+    dns.mx.delete('b.test');
+    dns.a.set('b.test', ['198.51.100.9']);
+    net.hosts.set('198.51.100.9:26', b.signets);
+    const bare = await directory({ dualModePort: 25 }).lookupDomain('b.test');
+    expect(bare?.endpoints).toEqual([{ host: '198.51.100.9', port: 26, serverName: 'b.test' }]);
+  });
+
   it('a DMTP_ROUTES entry replaces the host choice (tests, private links)', async () => {
     net.hosts.set('127.0.0.1:2626', a.signets);
     const found = await directory({ routes: { 'a.test': { host: '127.0.0.1', port: 2626 } } }).lookupDomain('a.test');

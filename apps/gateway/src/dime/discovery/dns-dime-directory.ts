@@ -33,8 +33,13 @@ export interface DimeDnsLookup {
 }
 
 export interface DimeDiscoveryConfig {
-  /** Port of DX hosts (DMTP_REMOTE_PORT, 26). */
+  /** Port of DX hosts (REMOTE_DMTP_PORT, 26). */
   readonly dmtpPort: number;
+  /**
+   * SMTP port of MX hosts for the dual-mode fallback (REMOTE_SMTP_PORT, 25): each MX host is tried on
+   * dmtpPort, then here with `STARTTLS MODE=DMTPv1` (libdime's order, DIGEST.md §5). Omitted: no dual mode.
+   */
+  readonly dualModePort?: number;
   /** `domain -> host:port` that replaces the host choice for a domain (DMTP_ROUTES; tests, private links). */
   readonly routes: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   /** Longest time a validated answer is used before it is fetched and validated again (DIME_DISCOVERY_MAX_TTL). */
@@ -175,6 +180,7 @@ export class DnsDimeDirectory implements DimeDirectory {
     if (route) return [{ host: route.host, port: route.port, serverName: record.deliver[0] ?? domain }];
     const port = this.config.dmtpPort;
     let hosts: string[] = record.deliver.map((h) => h.toLowerCase());
+    let viaMx = false;
     if (hosts.length === 0) {
       try {
         const mx = await this.dns.resolveMx(domain);
@@ -183,19 +189,25 @@ export class DnsDimeDirectory implements DimeDirectory {
           .sort((a, b) => a.priority - b.priority)
           .slice(0, MAX_MX_HOSTS)
           .map((m) => m.exchange.replace(/\.$/, '').toLowerCase());
+        viaMx = hosts.length > 0;
       } catch (err) {
         if (!isNoData(err)) throw new DiscoveryError('DNS_FAILURE', `MX ${domain}: ${dnsCode(err)}`, { cause: err });
       }
       if (hosts.length === 0) hosts = [domain];
     }
+    // dual mode is an MX fallback only (DIGEST.md §5): not for dx= hosts nor the bare domain
+    const dual = viaMx ? this.config.dualModePort : undefined;
     const out: DmtpEndpoint[] = [];
     let temporary: string | undefined;
     for (const host of hosts) {
       const [v4, v6] = await Promise.allSettled([this.dns.resolve4(host), this.dns.resolve6(host)]);
+      const addresses: string[] = [];
       for (const r of [v4, v6]) {
-        if (r.status === 'fulfilled') for (const address of r.value) out.push({ host: address, port, serverName: host });
+        if (r.status === 'fulfilled') addresses.push(...r.value);
         else if (!isNoData(r.reason)) temporary ??= `${host}: ${dnsCode(r.reason)}`;
       }
+      for (const address of addresses) out.push({ host: address, port, serverName: host });
+      if (dual !== undefined) for (const address of addresses) out.push({ host: address, port: dual, serverName: host, dualMode: true });
     }
     if (out.length === 0 && temporary) throw new DiscoveryError('DNS_FAILURE', `address of the DIME delivery hosts of ${domain}: ${temporary}`);
     if (out.length === 0) throw new DiscoveryError('DX_UNREACHABLE', `no address for the DIME delivery hosts of ${domain} (${hosts.join(', ')})`);

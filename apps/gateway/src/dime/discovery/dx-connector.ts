@@ -46,6 +46,7 @@ export async function connectDx(record: ManagementRecord, endpoints: readonly Dm
         host: endpoint.host,
         port: endpoint.port,
         serverName: endpoint.serverName,
+        ...(endpoint.dualMode ? { dualMode: true } : {}),
         peerCheck,
         ...(options.timeouts ? { timeouts: options.timeouts } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

@@ -3,14 +3,16 @@
 // none), the `DMTPv1` banner, then EHLO, SGNT and one-message transactions (MAIL FROM:<origin domain>,
 // RCPT TO:<destination domain>, binary DATA). Every step has a timeout. Replies are returned, not
 // thrown: the caller maps 2xx/4xx/5xx; DmtpError is for failing to talk at all (always transient).
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { isIP } from 'node:net';
 import {
+  DMTP_BANNER_TOKEN,
   dmtpReplyArgument,
   DmtpReplyReader,
   formatDmtpCommand,
   isDimeError,
   isDmtpBanner,
+  isDomainName,
   verifyTlsSignature,
   type DmtpCommand,
   type DmtpReply,
@@ -47,6 +49,11 @@ export interface DmtpConnectOptions {
   readonly peerCheck: DmtpPeerCheck;
   readonly timeouts?: Partial<DmtpTimeouts>;
   readonly signal?: AbortSignal;
+  /**
+   * Dual mode on an SMTP port (docs/dmtp.md §3): plain connect, an SMTP banner carrying DMTPv1,
+   * `STARTTLS <serverName> MODE=DMTPv1`, 220, then TLS and `220 OK DMTPv1`. Default: implicit TLS.
+   */
+  readonly dualMode?: boolean;
 }
 
 export type DmtpSignetResult =
@@ -114,9 +121,9 @@ export class DmtpClient {
     if (signal?.aborted) throw new DmtpError('ABORTED', 'aborted before connecting');
     const byTlsSignature = options.peerCheck.kind === 'tls-signature';
     const ca = options.peerCheck.kind === 'x509' ? options.peerCheck.ca : undefined;
+    const plain = options.dualMode ? await startDualMode(options, timeouts.connectMs) : undefined;
     const socket = tlsConnect({
-      host: options.host,
-      port: options.port,
+      ...(plain ? { socket: plain } : { host: options.host, port: options.port }),
       ...(isIP(options.serverName) ? {} : { servername: options.serverName }),
       minVersion: 'TLSv1.2',
       // With tls= the certificate may be self-signed: the record's signature is the trust anchor.
@@ -154,7 +161,9 @@ export class DmtpClient {
     const client = new DmtpClient(socket, certificate, timeouts, signal);
     try {
       const banner = await client.readReply(timeouts.connectMs, 'banner');
-      if (!isDmtpBanner(banner)) throw new DmtpError('NOT_DMTP', `DMTP ${where}: banner "${replyText(banner).slice(0, 80)}" does not carry DMTPv1`);
+      // dual mode: the line after the handshake is `220 OK DMTPv1` (docs/dmtp.md §3), not a second banner
+      const ok = plain ? banner.code === 220 && isOkDmtpv1(banner) : isDmtpBanner(banner);
+      if (!ok) throw new DmtpError('NOT_DMTP', `DMTP ${where}: ${plain ? 'greeting' : 'banner'} "${replyText(banner).slice(0, 80)}" does not carry DMTPv1`);
       client.banner = banner;
     } catch (err) {
       client.close();
@@ -308,6 +317,74 @@ export class DmtpClient {
       }
       throw err;
     });
+  }
+}
+
+function isOkDmtpv1(reply: DmtpReply): boolean {
+  try {
+    return dmtpReplyArgument(reply, 'OK') === DMTP_BANNER_TOKEN;
+  } catch {
+    return false;
+  }
+}
+
+/** Dual mode up to the TLS handshake: the plain socket once the server said 220 to our STARTTLS. */
+async function startDualMode(options: DmtpConnectOptions, timeoutMs: number): Promise<Socket> {
+  const where = `${options.serverName} (${options.host}:${options.port}, dual mode)`;
+  if (!isDomainName(options.serverName)) throw new RangeError(`dual mode needs a host name as "serverName", got ${options.serverName}`);
+  const plain = netConnect({ host: options.host, port: options.port });
+  const reader = new DmtpReplyReader();
+  const replies: DmtpReply[] = [];
+  let wake: (() => void) | undefined;
+  let failure: DmtpError | undefined;
+  plain.on('data', (chunk: Buffer) => {
+    try {
+      replies.push(...reader.push(chunk));
+    } catch (err) {
+      failure = new DmtpError('PROTOCOL', `DMTP ${where}: malformed reply: ${(err as Error).message}`);
+    }
+    wake?.();
+  });
+  plain.on('error', (err: NodeJS.ErrnoException) => {
+    failure ??= new DmtpError(err.syscall !== undefined ? 'CONNECT_FAILED' : 'PROTOCOL', `DMTP ${where}: ${err.message}`, { cause: err });
+    wake?.();
+  });
+  plain.on('close', () => {
+    failure ??= new DmtpError('PROTOCOL', `DMTP ${where}: connection closed`);
+    wake?.();
+  });
+  const next = (): Promise<DmtpReply> =>
+    new Promise<DmtpReply>((resolve, reject) => {
+      const check = (): void => {
+        const r = replies.shift();
+        if (r) resolve(r);
+        else if (failure) reject(failure);
+        else wake = check;
+      };
+      check();
+    });
+  try {
+    return await withTimeout(
+      (async () => {
+        const banner = await next();
+        if (!isDmtpBanner(banner)) throw new DmtpError('NOT_DMTP', `DMTP ${where}: SMTP banner "${replyText(banner).slice(0, 80)}" does not carry DMTPv1`);
+        plain.write(formatDmtpCommand({ verb: 'STARTTLS', host: options.serverName, mode: DMTP_BANNER_TOKEN }));
+        const ready = await next();
+        if (ready.code !== 220) throw new DmtpError('NOT_DMTP', `DMTP ${where}: STARTTLS MODE=DMTPv1 refused: ${replyText(ready).slice(0, 120)}`);
+        // anything the server sent after its 220 would be read as TLS: refuse (CVE-2011-0411 in reverse)
+        if (replies.length > 0 || reader.pending) throw new DmtpError('PROTOCOL', `DMTP ${where}: data after the 220 to STARTTLS`);
+        plain.removeAllListeners('data');
+        plain.removeAllListeners('close');
+        plain.removeAllListeners('error');
+        return plain;
+      })(),
+      timeoutMs,
+      `DMTP ${where}: SMTP banner and STARTTLS`,
+      options.signal,
+    );
+  } catch (err) {
+    plain.destroy();
+    throw err;
   }
 }
 

@@ -3,16 +3,31 @@
 // its key, then `220 OK DMTPv1` and a DMTP session: SGNT and a real sealed message), a plain
 // STARTTLS stays SMTP, an unknown host is refused, and bytes pipelined after the STARTTLS line are
 // never executed.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { DmtpReplyReader, formatDmtpReply, isDmtpBanner, type DmtpReply } from '@lib/dime';
+import {
+  createTlsSignature,
+  DmtpReplyReader,
+  formatDmtpReply,
+  formatManagementRecord,
+  isDmtpBanner,
+  parseSignet,
+  signetFingerprint,
+  toTxtStrings,
+  type DmtpReply,
+} from '@lib/dime';
+import { startDns } from '../../../../../test/dns/dns-server';
+import { freePort } from '../../../../../test/postfix/free-port';
 import { createSelfSignedCert, type SelfSignedCert } from '../../../../../test/postfix/self-signed-cert';
+import { DnsDimeDirectory } from '../discovery/dns-dime-directory';
 import { gatewayConfigFromEnv } from '../../gateway.config';
 import { createLogger } from '../../observability/logger';
 import { GatewayMetrics } from '../../observability/metrics';
 import { SmtpListener } from '../../smtp/smtp-listener';
 import { createTestOrg, sealTestMessage, type TestOrg } from './dime-test-org.fixture';
+import { DmtpClient } from './dmtp-client';
 import { DEFAULT_DMTP_LIMITS, DmtpServer, type DmtpLogger } from './dmtp-server';
 import type { DmtpAcceptInput } from './dmtp-session';
 
@@ -175,6 +190,60 @@ describe('DMTP dual mode on the SMTP port', () => {
     expect(ehlo?.lines.join('\n')).not.toContain('DMTPv1 ');
     expect(text(await d.send('SGNT <b.test>'))).toMatch(/^5\d\d /); // SMTP knows no SGNT
     d.socket.destroy();
+  });
+
+  it('DmtpClient speaks dual mode: SMTP banner, STARTTLS MODE=DMTPv1, tls= check, 220 OK DMTPv1, SGNT and a delivery', async () => {
+    const record = { ...b.record, tls: [await createTlsSignature(b.pok, new X509Certificate(cert.certPem).raw)] };
+    const client = await DmtpClient.connect({ host: '127.0.0.1', port, serverName: 'mx.b.test', dualMode: true, peerCheck: { kind: 'tls-signature', record } });
+    try {
+      expect(client.banner).toEqual({ code: 220, lines: ['OK DMTPv1'] });
+      expect((await client.sgnt('b.test')).ok).toBe(true);
+      await client.ehlo('dx.a.test');
+      const message = await sealTestMessage(a, 'alice@a.test', b, 'bob@b.test');
+      expect(await client.deliver({ originDomain: 'a.test', destinationDomain: 'b.test', message })).toMatchObject({ accepted: true });
+    } finally {
+      await client.quit();
+    }
+    // a certificate that does not match tls= stops it after the handshake, before any DMTP command
+    const wrong = { ...b.record, tls: [await createTlsSignature(b.pok, Buffer.from('another certificate'))] };
+    await expect(DmtpClient.connect({ host: '127.0.0.1', port, serverName: 'mx.b.test', dualMode: true, peerCheck: { kind: 'tls-signature', record: wrong } })).rejects.toMatchObject({ code: 'TLS_MISMATCH' });
+  });
+
+  it('discovery falls back to dual mode on the MX host when its DMTP port does not answer (dnsmasq MX + A)', async () => {
+    const record = { ...b.record, tls: [await createTlsSignature(b.pok, new X509Certificate(cert.certPem).raw)] };
+    const dns = await startDns({ records: { txt: { '_dx.b.test': [toTxtStrings(formatManagementRecord(record))] }, mx: { 'b.test': [{ exchange: 'mx.b.test', priority: 10 }] }, a: { 'mx.b.test': ['127.0.0.1'] } } });
+    try {
+      const closed = await freePort();
+      const directory = new DnsDimeDirectory({ dmtpPort: closed, dualModePort: port, routes: {}, maxTtlMs: 60_000, negativeTtlMs: 1000 }, dns.resolver());
+      const found = await directory.lookupDomain('b.test');
+      expect(found?.endpoints).toEqual([
+        { host: '127.0.0.1', port: closed, serverName: 'mx.b.test' },
+        { host: '127.0.0.1', port, serverName: 'mx.b.test', dualMode: true },
+      ]);
+      expect(signetFingerprint(parseSignet(found!.orgSignet), 'full')).toBe(signetFingerprint(b.signet, 'full'));
+    } finally {
+      await dns.stop();
+    }
+  });
+
+  it('a plain SMTP server (no DMTPv1 in its banner) is not used for dual mode', async () => {
+    const config = gatewayConfigFromEnv({ ORG_DOMAIN: 'b.test', GATEWAY_HOSTNAME: 'mx.b.test', HSM_TOKEN_LABEL: 'unused', HSM_PIN: 'unused' });
+    const plainSmtp = new SmtpListener({
+      name: 'smtp',
+      config,
+      acceptor: { accept: () => Promise.reject(new Error('unused')) },
+      metrics: new GatewayMetrics(),
+      logger: createLogger({ level: 'silent' }),
+      tls: { key: readFileSync(cert.keyFile), cert: readFileSync(cert.certFile) },
+    });
+    const plainPort = await plainSmtp.listen(0, '127.0.0.1');
+    try {
+      await expect(
+        DmtpClient.connect({ host: '127.0.0.1', port: plainPort, serverName: 'mx.b.test', dualMode: true, peerCheck: { kind: 'x509', ca: cert.certPem } }),
+      ).rejects.toMatchObject({ code: 'NOT_DMTP' });
+    } finally {
+      await plainSmtp.drain(200);
+    }
   });
 
   it('never executes bytes pipelined after the STARTTLS line', async () => {
