@@ -249,6 +249,10 @@ describe('DnsDimeDirectory', () => {
     net.hosts.set('192.0.2.2:26', () => ({ ok: false, reply: { code: 451, lines: ['4.3.0 later'] } }));
     const err = await expectDiscoveryError(directory().lookupDomain('a.test'), 'SIGNET_UNAVAILABLE');
     expect(err.message).toContain('dx2.a.test');
+    // 4xx from the first host, the second unreachable: still "unavailable", with both reasons
+    net.hosts.delete('192.0.2.2:26');
+    const mixed = await expectDiscoveryError(directory().lookupDomain('a.test'), 'SIGNET_UNAVAILABLE');
+    expect(mixed.message).toMatch(/451 4\.3\.0 later.*CONNECT_FAILED/);
   });
 
   it('caches a validated domain until the record exp (capped by maxTtl), then fetches and validates again', async () => {

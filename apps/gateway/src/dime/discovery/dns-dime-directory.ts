@@ -240,12 +240,22 @@ export class DnsDimeDirectory implements DimeDirectory {
     let remaining = [...endpoints];
     const problems: string[] = [];
     while (remaining.length > 0) {
-      const { client, endpoint } = await connectDx(record, remaining, {
-        ...(this.config.ca !== undefined ? { ca: this.config.ca } : {}),
-        ...(this.config.timeouts ? { timeouts: this.config.timeouts } : {}),
-        ...(signal ? { signal } : {}),
-        ...(this.connect ? { connect: this.connect } : {}),
-      });
+      let connection: Awaited<ReturnType<typeof connectDx>>;
+      try {
+        connection = await connectDx(record, remaining, {
+          ...(this.config.ca !== undefined ? { ca: this.config.ca } : {}),
+          ...(this.config.timeouts ? { timeouts: this.config.timeouts } : {}),
+          ...(signal ? { signal } : {}),
+          ...(this.connect ? { connect: this.connect } : {}),
+        });
+      } catch (err) {
+        // a host that answered 4xx before the rest failed to connect: the signet is "unavailable"
+        if (isDiscoveryError(err) && err.code === 'DX_UNREACHABLE' && problems.length > 0) {
+          throw new DiscoveryError('SIGNET_UNAVAILABLE', `SGNT ${name}: ${[...problems, err.message].join('; ')}`, { cause: err });
+        }
+        throw err;
+      }
+      const { client, endpoint } = connection;
       remaining = remaining.slice(remaining.indexOf(endpoint) + 1);
       try {
         const result = await client.sgnt(name, fingerprint);
