@@ -259,6 +259,8 @@ export class EscrowRepository {
    */
   async recordDecision(requestId: string, approver: string, decision: EscrowDecision, at: Date): Promise<EscrowDecisionResult | null> {
     return this.inTransaction(async (q) => {
+      // concurrent decisions on one request queue up here, so each one counts the others' approvals
+      await q.query(`SELECT id FROM escrow_requests WHERE id = $1 FOR UPDATE`, [requestId]);
       const inserted: unknown[] = await q.query(
         `INSERT INTO escrow_approvals (request_id, approver, decision, decided_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (request_id, approver) DO NOTHING RETURNING approver`,

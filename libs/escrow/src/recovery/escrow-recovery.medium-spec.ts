@@ -295,6 +295,17 @@ describe('escrow recovery', () => {
     await expectCode(service.approve(open.id, 'bob'), 'REQUEST_NOT_OPEN');
   });
 
+  it('approves a request whose two approvals arrive at the same time', async () => {
+    now = new Date('2026-11-28T10:00:00.000Z');
+    const request = await openForAlice();
+    const views = await Promise.all([service.approve(request.id, 'bob'), service.approve(request.id, 'cat')]);
+    expect(views.map((v) => v.status).sort()).toEqual(['approved', 'open']);
+    expect((await service.get(request.id)).status).toBe('approved');
+    // it is not exported here: the report period below expects what it seeds only
+    now = new Date(now.getTime() + TTL);
+    await service.expireDue();
+  });
+
   it('counts a second approval by the same approver once', async () => {
     now = new Date('2026-11-28T12:00:00.000Z');
     const request = await openForAlice();

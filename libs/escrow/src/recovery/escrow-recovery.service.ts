@@ -91,6 +91,7 @@ const iso = (d: Date | null): string | null => (d === null ? null : d.toISOStrin
 
 export class EscrowRecoveryService {
   private readonly clock: () => Date;
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly repository: EscrowRepository,
@@ -303,6 +304,21 @@ export class EscrowRecoveryService {
       });
     }
     return expired.map((r) => r.id);
+  }
+
+  /** Runs expireDue every intervalMs (errors go to onError); stopExpirySweep ends it. */
+  startExpirySweep(intervalMs: number, onError: (err: unknown) => void = () => undefined): void {
+    if (!(intervalMs > 0)) throw new RangeError('"intervalMs" expected a positive number');
+    if (this.sweep !== undefined) return;
+    this.sweep = setInterval(() => {
+      this.expireDue().catch(onError);
+    }, intervalMs);
+    this.sweep.unref();
+  }
+
+  stopExpirySweep(): void {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+    this.sweep = undefined;
   }
 
   /**

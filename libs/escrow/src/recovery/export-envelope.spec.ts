@@ -43,7 +43,7 @@ describe('export envelope', () => {
     const { priv, spki } = pair('x25519');
     const sealed = sealExport(randomBytes(3 * SEGMENT + 5), spki);
     const flipped = Buffer.from(sealed);
-    flipped[flipped.length - 100] ^= 0x01;
+    flipped.writeUInt8(flipped.readUInt8(flipped.length - 100) ^ 0x01, flipped.length - 100);
     expect(code(() => openExport(flipped, priv))).toBe('BAD_EXPORT_FILE');
     // cut at a segment boundary: the former middle segment is not marked last
     const headerEnd = sealed.length - (3 * (SEGMENT + 16) + 5 + 16);
