@@ -18,7 +18,8 @@ describe('blind indexes', () => {
   it('normalises case, whitespace and angle brackets', () => {
     expect(normaliseAddress('  <Alice@Example.COM> ')).toBe('alice@example.com');
     expect(normaliseAddress('<>')).toBe('');
-    expect(() => normaliseAddress('a b@example.com')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(normaliseAddress('"John Doe"@Example.com')).toBe('"john doe"@example.com');
+    expect(() => normaliseAddress('a\0b@example.com')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
   });
 
   it('gives one index per mailbox and caches it (LRU)', async () => {

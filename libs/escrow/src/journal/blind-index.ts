@@ -14,7 +14,8 @@ export function normaliseAddress(address: string): string {
   let a = address.trim();
   if (a.startsWith('<') && a.endsWith('>')) a = a.slice(1, -1).trim();
   a = a.toLowerCase();
-  if (a.length > 320 || /[\s\0]/.test(a)) throw new EscrowError('INVALID_INPUT', 'not a mail address');
+  // quoted local parts may hold spaces ("john doe"@x): the journal must take whatever SMTP accepted
+  if (a.length > 1024 || a.includes('\0')) throw new EscrowError('INVALID_INPUT', 'not a mail address');
   return a;
 }
 

@@ -213,7 +213,7 @@ export class RetentionService {
       throw new EscrowError('INVALID_INPUT', 'a hold needs 1..10000 custodian addresses');
     }
     for (const c of input.custodians) {
-      if (!/^[^@\s]+@[^@\s]+$/.test(normaliseAddress(c))) throw new EscrowError('INVALID_INPUT', 'custodians must be mail addresses');
+      if (!/^.+@[^@\s]+$/.test(normaliseAddress(c))) throw new EscrowError('INVALID_INPUT', 'custodians must be mail addresses');
     }
     const from = input.dateFrom ?? null;
     const to = input.dateTo ?? null;
