@@ -102,7 +102,7 @@ export interface EscrowExportSummary {
 }
 
 export interface EscrowRecordCounts {
-  /** The policy's domain (domain-scoped policies; the user's domain for user-scoped ones), else null. */
+  /** The organisation domain of the records (local_domain; else that of a domain/user-scoped policy), or null. */
   domain: string | null;
   policyId: string | null;
   policy: string | null;
@@ -347,19 +347,25 @@ export class EscrowRepository {
   // ---- report aggregates ([from, to), SQL aggregation) ------------------------------------------
 
   /**
-   * Journal records escrowed (journaled) in [from, to) per policy and direction: one aggregation
-   * over journal_records (index journal_records_journaled), then the few policy rows joined.
+   * Journal records escrowed (journaled) in [from, to) per organisation domain (journal_records.local_domain;
+   * for records journaled before that column, the domain of a domain- or user-scoped policy), policy and
+   * direction: one aggregation over journal_records (index journal_records_domain_policy), then the
+   * few policy rows joined.
    */
   async recordCountsByPolicy(from: Date, to: Date): Promise<EscrowRecordCounts[]> {
     const rows: { domain: string | null; policy_id: string | null; policy: string | null; direction: string; records: number }[] = await this.ds.query(
       `WITH counts AS (
-         SELECT policy_id, direction, count(*) AS n FROM journal_records
+         SELECT local_domain, policy_id, direction, count(*) AS n FROM journal_records
           WHERE journaled_at >= $1 AND journaled_at < $2
-          GROUP BY policy_id, direction)
-       SELECT CASE p.scope WHEN 'domain' THEN lower(p.scope_value) WHEN 'user' THEN lower(split_part(p.scope_value, '@', 2)) END AS domain,
-              c.policy_id, p.name AS policy, c.direction, c.n::int AS records
-         FROM counts c LEFT JOIN retention_policies p ON p.id = c.policy_id
-        ORDER BY domain NULLS LAST, policy NULLS LAST, c.direction`,
+          GROUP BY local_domain, policy_id, direction),
+       named AS (
+         SELECT COALESCE(c.local_domain,
+                         CASE p.scope WHEN 'domain' THEN lower(p.scope_value) WHEN 'user' THEN lower(split_part(p.scope_value, '@', 2)) END) AS domain,
+                c.policy_id, p.name AS policy, c.direction, c.n
+           FROM counts c LEFT JOIN retention_policies p ON p.id = c.policy_id)
+       SELECT domain, policy_id, policy, direction, sum(n)::int AS records FROM named
+        GROUP BY domain, policy_id, policy, direction
+        ORDER BY domain NULLS LAST, policy NULLS LAST, direction`,
       [from, to],
     );
     return rows.map((r) => ({ domain: r.domain, policyId: r.policy_id, policy: r.policy, direction: r.direction, records: r.records }));

@@ -348,7 +348,7 @@ describe('escrow report', () => {
     const report = await reports.generate({ from: new Date('2027-01-01T00:00:00Z'), to: new Date('2027-02-01T00:00:00Z') });
     expect(report.records).toEqual([
       { domain: 'acme.example', policyId: acmePolicyId, policy: 'acme-mail', direction: 'outbound', records: 4 },
-      { domain: null, policyId: allPolicyId, policy: 'all-mail', direction: 'outbound', records: 3 },
+      { domain: 'other.example', policyId: allPolicyId, policy: 'all-mail', direction: 'outbound', records: 3 },
     ]);
     expect(report.requests).toEqual([
       { domain: 'acme.example', opened: 2, approved: 1, denied: 1, expired: 0, exported: 1 },
