@@ -97,8 +97,10 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     process.stderr.write(`\ndemo: ${signal}, stopping everything it started...\n`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -535,11 +537,12 @@ async function main(): Promise<number> {
 
 main()
   .catch((err: unknown) => {
-    process.stderr.write(`\ndemo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // a Ctrl-C also kills the children (hsm-init, ...): their failure is not news
+    if (!interrupted) process.stderr.write(`\ndemo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   })
   .then(async (code) => {
     step('stopping gateways, Postfix, dnsmasq; dropping the databases; removing tokens and temp dirs');
     await cleanup();
-    process.exit(code);
+    process.exit(interrupted ? 130 : code);
   });
