@@ -347,17 +347,24 @@ describe('DmtpServer (implicit TLS, docs/dmtp.md dialect)', () => {
   });
 
   it('closes an idle session with 421 4.4.2, refuses sessions over the limit, drains gracefully', async () => {
-    const limited = await start({ idleTimeoutMs: 300, dataTimeoutMs: 300, maxSessions: 1 });
+    const capped = await start({ maxSessions: 1 });
+    const limited = await start({ idleTimeoutMs: 1000, dataTimeoutMs: 300 });
     try {
-      const first = await RawPeer.open(limited.port);
+      const first = await RawPeer.open(capped.port);
       expect((await first.next())?.code).toBe(220);
-      const second = await RawPeer.open(limited.port);
+      const second = await RawPeer.open(capped.port);
       expect(text(await second.next())).toBe('421 4.3.2 too many sessions, try again later');
-      expect(text(await first.next(2000))).toBe('421 4.4.2 timeout');
-      await first.waitClosed();
+      await second.waitClosed();
+      first.end();
+
+      const idle = await RawPeer.open(limited.port);
+      expect((await idle.next())?.code).toBe(220);
+      const started = Date.now();
+      expect(text(await idle.next(5000))).toBe('421 4.4.2 timeout');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      await idle.waitClosed();
 
       // a DATA transfer that stalls is cut with the same 421 (dataTimeoutMs, 300 ms here)
-      await new Promise((r) => setTimeout(r, 50));
       const stalled = await RawPeer.open(limited.port);
       await stalled.next();
       await stalled.send('EHLO dx.a.test');
@@ -382,7 +389,7 @@ describe('DmtpServer (implicit TLS, docs/dmtp.md dialect)', () => {
       await draining;
       expect(limited.server.activeSessions).toBe(0);
     } finally {
-      await limited.server.drain(100);
+      await Promise.all([capped.server.drain(100), limited.server.drain(100)]);
     }
   });
 });
