@@ -8,7 +8,8 @@ import { SpoolError, SpoolService } from './spool.service';
 describe('SpoolService', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spool-'));
   const keyring = SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1);
-  const spool = new SpoolService(dir, keyring);
+  // no in-memory copies: these tests tamper with the files
+  const spool = new SpoolService(dir, keyring, { recentBytes: 0 });
   afterAll(() => spool.close());
 
   it('round-trips a message and never stores it in the clear', async () => {
@@ -73,5 +74,42 @@ describe('SpoolService', () => {
     const b = `${a.slice(0, 2)}${randomUUID().slice(2)}`;
     await spool.write(b, Buffer.from('second'));
     expect((await spool.read(b)).toString()).toBe('second');
+  });
+
+  it('serves recently written messages from memory, forgets them on remove and markAborted, and reads large ones from the file', async () => {
+    const cached = new SpoolService(dir, keyring, { recentBytes: 4096 });
+    try {
+      const id = randomUUID();
+      await cached.write(id, Buffer.from('kept in memory'));
+      const file = join(dir, id.slice(0, 2), `${id}.msg`);
+      writeFileSync(file, Buffer.from('overwritten on disk'));
+      expect((await cached.read(id)).toString()).toBe('kept in memory');
+      await cached.markAborted(id);
+      await expect(cached.read(id)).rejects.toMatchObject({ code: 'ABORTED' });
+
+      const removed = randomUUID();
+      await cached.write(removed, Buffer.from('gone'));
+      await cached.remove(removed);
+      await expect(cached.read(removed)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await cached.exists(removed)).toBe(false);
+
+      const large = randomUUID();
+      await cached.write(large, randomBytes(2048)); // > a quarter of the budget
+      const path = join(dir, large.slice(0, 2), `${large}.msg`);
+      const bytes = readFileSync(path);
+      bytes[bytes.length - 1]! ^= 1;
+      writeFileSync(path, bytes);
+      await expect(cached.read(large)).rejects.toMatchObject({ code: 'CORRUPT' });
+
+      // the oldest entries go once the budget is spent
+      const ids = Array.from({ length: 6 }, () => randomUUID());
+      for (const x of ids) await cached.write(x, randomBytes(1000));
+      rmSync(join(dir, ids[0]!.slice(0, 2), `${ids[0]}.msg`));
+      await expect(cached.read(ids[0]!)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      rmSync(join(dir, ids[5]!.slice(0, 2), `${ids[5]}.msg`));
+      expect(await cached.read(ids[5]!)).toHaveLength(1000);
+    } finally {
+      cached.close();
+    }
   });
 });
