@@ -16,6 +16,7 @@ import {
   parseSignet,
   serializeSignet,
   setSignetId,
+  signetEncryptionKey,
   signetFingerprint,
   signetSigningKey,
   signSsr,
@@ -230,8 +231,10 @@ export class DimeUserService {
   }
 
   /**
-   * Runs fn with the active user's keys, unwrapped from PostgreSQL by the HSM for this call only;
-   * the key bytes are overwritten when fn settles. UNKNOWN_USER / SUSPENDED otherwise.
+   * Runs fn with the active user's keys, each unwrapped from PostgreSQL by the HSM on its first use in
+   * this call (sealing needs only the signing key, opening only the encryption key: one HSM unwrap each)
+   * and overwritten when fn settles; afterwards the keys refuse to work. A key that does not match the
+   * user's signet is refused (wrong KEK, swapped rows). UNKNOWN_USER / SUSPENDED otherwise.
    * (The Ed25519 KeyObject node:crypto builds inside InMemorySigner cannot be wiped; it is dropped.)
    */
   async withUserKeys<T>(address: string, fn: (keys: DimeUserKeys) => Promise<T>): Promise<T> {
@@ -239,25 +242,67 @@ export class DimeUserService {
     const r = await this.repository.findKeysByAddress(normalized);
     if (!r) throw new DimeUserError('UNKNOWN_USER', `no DIME user ${normalized}`);
     if (r.status !== 'active') throw new DimeUserError('SUSPENDED', `DIME user ${r.address} is suspended`);
-    let seed: Buffer | undefined;
-    let scalar: Buffer | undefined;
+    const signet = parseSignet(r.signet, 'user');
+    const signingPublic = signetSigningKey(signet);
+    const encryptionPublic = signetEncryptionKey(signet);
+    const secrets: Buffer[] = [];
+    const pending: Promise<unknown>[] = [];
     let agreement: InMemoryKeyAgreement | undefined;
+    let closed = false;
+    const unwrap = async (wrapped: Buffer, what: string): Promise<Buffer> => {
+      if (closed) throw new Error(`the keys of ${r.address} were released`);
+      const bytes = await this.keystore.unwrap(r.kekLabel, wrapped);
+      secrets.push(bytes);
+      if (closed) throw new Error(`the keys of ${r.address} were released`);
+      if (bytes.length !== 32) throw new DimeUserError('ORG_SIGNET', `${what} of ${r.address} is not 32 bytes`);
+      return bytes;
+    };
+    let signerPromise: Promise<InMemorySigner> | undefined;
+    let agreementPromise: Promise<InMemoryKeyAgreement> | undefined;
+    const realSigner = (): Promise<InMemorySigner> => {
+      if (!signerPromise) {
+        signerPromise = unwrap(r.wrappedSigningSeed, 'signing key').then((seed) => {
+          const s = new InMemorySigner(seed);
+          if (!Buffer.from(s.publicKey).equals(signingPublic)) throw new DimeUserError('ORG_SIGNET', `signing key of ${r.address} does not match its signet`);
+          return s;
+        });
+        pending.push(signerPromise.catch(() => undefined));
+      }
+      return signerPromise;
+    };
+    const realAgreement = (): Promise<InMemoryKeyAgreement> => {
+      if (!agreementPromise) {
+        agreementPromise = unwrap(r.wrappedEncryptionKey, 'encryption key').then((scalar) => {
+          agreement = new InMemoryKeyAgreement(scalar);
+          if (!Buffer.from(agreement.publicKey).equals(encryptionPublic)) throw new DimeUserError('ORG_SIGNET', `encryption key of ${r.address} does not match its signet`);
+          return agreement;
+        });
+        pending.push(agreementPromise.catch(() => undefined));
+      }
+      return agreementPromise;
+    };
+    const signer: Signer = {
+      publicKey: Uint8Array.from(signingPublic),
+      sign: async (data) => {
+        const s = await realSigner();
+        if (closed) throw new Error(`the keys of ${r.address} were released`);
+        return s.sign(data);
+      },
+    };
+    const keyAgreement: KeyAgreement = {
+      publicKey: Uint8Array.from(encryptionPublic),
+      deriveSharedSecret: async (peer) => {
+        const a = await realAgreement();
+        if (closed) throw new Error(`the keys of ${r.address} were released`);
+        return a.deriveSharedSecret(peer);
+      },
+    };
     try {
-      // both settle before anything is decided, so a half-failed pair still gets wiped below
-      const [s, k] = await Promise.allSettled([this.keystore.unwrap(r.kekLabel, r.wrappedSigningSeed), this.keystore.unwrap(r.kekLabel, r.wrappedEncryptionKey)]);
-      if (s.status === 'fulfilled') seed = s.value;
-      if (k.status === 'fulfilled') scalar = k.value;
-      if (s.status === 'rejected') throw s.reason;
-      if (k.status === 'rejected') throw k.reason;
-      const signer = new InMemorySigner(s.value);
-      agreement = new InMemoryKeyAgreement(k.value);
-      const signet = parseSignet(r.signet, 'user');
-      // a row whose keys do not match its signet is refused rather than used (wrong KEK, swapped rows)
-      if (!Buffer.from(signer.publicKey).equals(signetSigningKey(signet))) throw new DimeUserError('ORG_SIGNET', `keys of ${r.address} do not match its signet`);
-      return await fn({ user: toUser(r), signet, signer, keyAgreement: agreement });
+      return await fn({ user: toUser(r), signet, signer, keyAgreement });
     } finally {
-      seed?.fill(0);
-      scalar?.fill(0);
+      closed = true;
+      await Promise.allSettled(pending); // an unwrap still in flight lands before the wipe
+      for (const b of secrets) b.fill(0);
       agreement?.wipe();
     }
   }

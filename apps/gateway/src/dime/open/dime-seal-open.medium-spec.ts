@@ -250,13 +250,29 @@ describe('DimeUserService (provisioning with the HSM)', () => {
     await expect(a.users.withUserKeys('erin@a.test', async () => 1)).rejects.toMatchObject({ code: 'SUSPENDED' });
   });
 
+  it('unwraps only the key a call uses, and refuses keys that do not match the signet', async () => {
+    const unwraps: Buffer[] = [];
+    const counting = { wrap: a.keystore.wrap.bind(a.keystore), unwrap: async (label: string, wrapped: Uint8Array) => (unwraps.push(Buffer.from(wrapped)), a.keystore.unwrap(label, wrapped)) };
+    const users = new DimeUserService(new DimeUserRepository(a.ds), counting, a.pok, { orgSignet: a.orgSignet, localDomains: ['a.test'], kekLabel: keyLabel('user-kek') });
+    await users.withUserKeys('alice@a.test', async ({ signer }) => signer.sign(Buffer.from('x')));
+    expect(unwraps).toHaveLength(1);
+    await users.withUserKeys('alice@a.test', async () => undefined);
+    expect(unwraps).toHaveLength(1);
+    // a row whose wrapped keys were swapped for another user's: refused, never used
+    await a.ds.query(
+      `UPDATE dime_users SET wrapped_signing_seed = (SELECT wrapped_signing_seed FROM dime_users WHERE address = 'dan@a.test') WHERE address = 'erin@a.test'`,
+    );
+    await a.users.resume('erin@a.test');
+    await expect(a.users.withUserKeys('erin@a.test', async ({ signer }) => signer.sign(Buffer.from('x')))).rejects.toMatchObject({ code: 'ORG_SIGNET' });
+  });
+
   it('wipes the unwrapped key bytes after use', async () => {
     const agreement = await a.users.withUserKeys('alice@a.test', async (keys) => {
       expect(await keys.keyAgreement.deriveSharedSecret(signetEncryptionKey(b.orgSignet))).toHaveLength(32);
       return keys.keyAgreement;
     });
-    // the scalar was overwritten with zeros, which is no secp256k1 key: the agreement is dead
-    await expect((async () => agreement.deriveSharedSecret(signetEncryptionKey(b.orgSignet)))()).rejects.toThrow(/ECDH failed/);
+    // released with the call: the key refuses to work afterwards (its bytes were overwritten)
+    await expect(agreement.deriveSharedSecret(signetEncryptionKey(b.orgSignet))).rejects.toThrow(/keys of alice@a\.test were released/);
   });
 });
 
