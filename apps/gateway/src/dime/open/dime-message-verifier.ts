@@ -202,6 +202,9 @@ export class DimeMessageVerifier {
       signet = parseSignet(await this.directory.userSignet(address, signal, fingerprint), 'user');
     } catch (err) {
       if (isDimeError(err)) throw new DimeOpenError('AUTHOR_SIGNET_INVALID', address, { cause: err });
+      const failure = directoryFailure(err);
+      // discovery's permanent replies speak of a recipient; for the author, say what it means here
+      if (!failure.transient) throw new DimeOpenError('AUTHOR_SIGNET_UNKNOWN', `${address}: ${failure.code}`, { cause: err });
       throw directoryError(address, err);
     }
     // the directory validated it; checked again here because the verdict rests on it

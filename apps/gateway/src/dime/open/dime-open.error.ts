@@ -16,6 +16,7 @@ export type DimeOpenErrorCode =
   | 'ORIGIN_SIGNET_MISMATCH' // the envelope names another org signet than the origin's
   | 'AUTHOR_DOMAIN_MISMATCH' // the author is not of the origin domain
   | 'AUTHOR_SIGNET_INVALID' // the author's signet does not chain to the origin's org signet
+  | 'AUTHOR_SIGNET_UNKNOWN' // the origin serves no signet for the author (unknown or suspended there)
   | 'AUTHOR_SIGNATURE_INVALID' // author signatures fail with the author's signet while the origin's hold
   | 'TAMPERED' // chunks altered after signing (payloads, or author and origin signatures both fail)
   | 'DIRECTORY_UNAVAILABLE' // origin/author signets cannot be fetched now
@@ -35,6 +36,7 @@ const REPLIES = {
   ORIGIN_SIGNET_MISMATCH: '554 5.7.7 DIME envelope names another org signet than the origin\'s',
   AUTHOR_DOMAIN_MISMATCH: '554 5.7.1 DIME author is not of the origin domain',
   AUTHOR_SIGNET_INVALID: '554 5.7.5 author DIME signet does not chain to the origin org signet',
+  AUTHOR_SIGNET_UNKNOWN: '554 5.7.5 the origin serves no DIME signet for the author',
   AUTHOR_SIGNATURE_INVALID: '554 5.7.7 DIME author signature invalid: not signed by the author\'s signet',
   TAMPERED: '554 5.7.7 DIME signature invalid: message altered after signing',
   DIRECTORY_UNAVAILABLE: '451 4.4.3 DIME signets of the origin cannot be fetched now',

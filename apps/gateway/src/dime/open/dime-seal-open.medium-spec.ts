@@ -407,6 +407,19 @@ describe('sender policy and suspension', () => {
     await expect(a.sealer('provision').seal({ rfc5322: MESSAGE, sender: 'frank@b.test', recipient: 'bob@b.test' })).rejects.toMatchObject({ code: 'SENDER_REFUSED' });
   });
 
+  it('refuses mail whose author the origin no longer serves a signet for (suspended there)', async () => {
+    const sealed = await sealAliceToBob();
+    await a.users.suspend('alice@a.test');
+    try {
+      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toEqual({
+        ok: false,
+        reply: '554 5.7.5 the origin serves no DIME signet for the author (alice@a.test: SIGNET_NOT_FOUND)',
+      });
+    } finally {
+      await a.users.resume('alice@a.test');
+    }
+  });
+
   it('a suspended user neither sends nor receives; resumed, both work again', async () => {
     const before = await sealAliceToBob();
     await a.users.suspend('alice@a.test');
