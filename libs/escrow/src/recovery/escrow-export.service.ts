@@ -2,9 +2,10 @@
 // again by the triggers when the export is recorded), unwrap each record's key in the HSM (through
 // the journal's EscrowRecordSource), put the original messages as EML files in a STORE zip with a
 // manifest (record ids, sha256 of each message, request id, approvers), encrypt the archive for
-// the requester's public key, write it atomically to the export directory, record and audit it.
-// An audit entry is appended BEFORE the first record key is unwrapped, so no content is ever
-// revealed without a trace; the plaintext never touches the disk.
+// the requester's public key, streamed to a temporary file in the export directory that is renamed
+// once complete, record and audit it. An audit entry is appended BEFORE the first record key is
+// unwrapped, so no content is ever revealed without a trace; the plaintext never touches the disk
+// and memory holds one message and one 64 KiB segment at a time.
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +14,8 @@ import { EscrowError } from '../journal/escrow.error';
 import type { EscrowRecordSource } from './escrow-record-source';
 import type { EscrowAuditLog } from './escrow-recovery.service';
 import { checkUuid } from './escrow-recovery.service';
-import { sealExport } from './export-envelope';
-import { writeStoredZip, type ZipEntry } from './stored-zip';
+import { ExportSealer } from './export-envelope';
+import { StoredZipWriter } from './stored-zip';
 
 export const ESCROW_EXPORT_FORMAT = 'dime-gateway-escrow-export/1';
 export const EXPORT_FILE_SUFFIX = '.dgx';
@@ -49,22 +50,9 @@ export function exportFilePath(exportDir: string, requestId: string): string {
   return join(exportDir, `${checkUuid(requestId)}${EXPORT_FILE_SUFFIX}`);
 }
 
-function writeFileAtomically(path: string, chunks: readonly Buffer[]): void {
-  const tmp = `${path}.partial-${process.pid}-${randomUUID()}`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    for (const chunk of chunks) {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-    }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+function writeFully(fd: number, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
 export class EscrowExportService {
@@ -129,47 +117,64 @@ export class EscrowExportService {
       details: { records: recordIds.length, approvers: approvals.map((a) => a.approver) },
     });
 
-    const entries: ZipEntry[] = [];
-    const manifestRecords: EscrowExportManifest['records'][number][] = [];
-    await progress(0);
-    for (let i = 0; i < recordIds.length; i++) {
-      const recordId = recordIds[i] as string;
-      const message = await this.records.openRecord(recordId);
-      const file = `messages/${recordId}.eml`;
-      entries.push({ name: file, data: message });
-      manifestRecords.push({ id: recordId, file, sha256: createHash('sha256').update(message).digest('hex'), size: message.length });
-      if ((i + 1) % 50 === 0 || i + 1 === recordIds.length) await progress(Math.floor(((i + 1) * 95) / recordIds.length));
-    }
-    const manifest: EscrowExportManifest = {
-      format: ESCROW_EXPORT_FORMAT,
-      requestId: id,
-      case: request.caseRef,
-      requester: request.requester,
-      requiredApprovals: request.requiredApprovals,
-      approvers: approvals.map((a) => ({ name: a.approver, at: a.decidedAt.toISOString() })),
-      scope: {
-        custodianDomain: request.custodianDomain,
-        from: request.dateFrom?.toISOString() ?? null,
-        to: request.dateTo?.toISOString() ?? null,
-        recordIds: request.recordIds?.length ?? 0,
-      },
-      createdAt: now.toISOString(),
-      records: manifestRecords,
-    };
-    entries.push({ name: 'manifest.json', data: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8') });
-    const zipChunks = writeStoredZip(entries);
-    const zip = Buffer.concat(zipChunks);
-    let sealed: Buffer;
-    try {
-      sealed = sealExport(zip, recipientSpki);
-    } finally {
-      zip.fill(0);
-      for (const e of entries) if (e.name !== 'manifest.json') (e.data as Buffer).fill(0);
-    }
-    const fileSha256 = createHash('sha256').update(sealed).digest();
+    // streamed: record -> zip entry -> encrypted segments -> temporary file (fsynced, renamed);
+    // memory holds one message and one segment, never the archive
     mkdirSync(this.options.exportDir, { recursive: true, mode: 0o700 });
     const path = exportFilePath(this.options.exportDir, id);
-    writeFileAtomically(path, [sealed]);
+    const tmp = `${path}.partial-${process.pid}-${randomUUID()}`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    const fileHash = createHash('sha256');
+    let closed = false;
+    let manifest: EscrowExportManifest;
+    try {
+      const sealer = new ExportSealer(recipientSpki, (chunk) => {
+        fileHash.update(chunk);
+        writeFully(fd, chunk);
+      });
+      const zip = new StoredZipWriter((chunk) => sealer.update(chunk));
+      const manifestRecords: EscrowExportManifest['records'][number][] = [];
+      await progress(0);
+      for (let i = 0; i < recordIds.length; i++) {
+        const recordId = recordIds[i] as string;
+        const message = await this.records.openRecord(recordId);
+        try {
+          const file = `messages/${recordId}.eml`;
+          zip.add(file, message);
+          manifestRecords.push({ id: recordId, file, sha256: createHash('sha256').update(message).digest('hex'), size: message.length });
+        } finally {
+          message.fill(0);
+        }
+        if ((i + 1) % 50 === 0 || i + 1 === recordIds.length) await progress(Math.floor(((i + 1) * 95) / recordIds.length));
+      }
+      manifest = {
+        format: ESCROW_EXPORT_FORMAT,
+        requestId: id,
+        case: request.caseRef,
+        requester: request.requester,
+        requiredApprovals: request.requiredApprovals,
+        approvers: approvals.map((a) => ({ name: a.approver, at: a.decidedAt.toISOString() })),
+        scope: {
+          custodianDomain: request.custodianDomain,
+          from: request.dateFrom?.toISOString() ?? null,
+          to: request.dateTo?.toISOString() ?? null,
+          recordIds: request.recordIds?.length ?? 0,
+        },
+        createdAt: now.toISOString(),
+        records: manifestRecords,
+      };
+      zip.add('manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'));
+      zip.finish();
+      sealer.final();
+      fsyncSync(fd);
+      closeSync(fd);
+      closed = true;
+      renameSync(tmp, path);
+    } catch (err) {
+      if (!closed) closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    const fileSha256 = fileHash.digest();
 
     const recorded = await this.repository.recordExport(
       { id: randomUUID(), requestId: id, fileSha256, manifest, recordCount: recordIds.length, exportedBy: request.requester, exportedAt: this.clock() },

@@ -6,7 +6,7 @@
 // shortcuts taken in SQL); a second approval by the same approver does not count; the report's
 // numbers match the seeded period and a tampered report fails verification.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
@@ -177,6 +177,7 @@ describe('escrow recovery', () => {
     expect(result.records).toBe(2);
     expect(result.file).toBe(exportFilePath(exportDir, request.id));
 
+    expect(readdirSync(exportDir).filter((f) => f.includes('.partial'))).toEqual([]);
     const sealed = readFileSync(result.file);
     // the archive on disk is ciphertext: no message byte in the clear
     expect(sealed.includes(Buffer.from('first body'))).toBe(false);

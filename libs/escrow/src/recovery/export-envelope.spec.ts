@@ -2,7 +2,7 @@
 // failure (BAD_EXPORT_FILE) for another key, a flipped bit, truncation, reordered segments.
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { isEscrowError } from '../journal/escrow.error';
-import { exportRecipientOf, openExport, parseExportPublicKey, sealExport } from './export-envelope';
+import { ExportSealer, exportRecipientOf, openExport, parseExportPublicKey, sealExport } from './export-envelope';
 
 const SEGMENT = 65536;
 
@@ -28,6 +28,23 @@ describe('export envelope', () => {
       const sealed = sealExport(plain, spki);
       expect(openExport(sealed, priv).equals(plain)).toBe(true);
       expect(sealed.includes(plain.subarray(0, 32)) && n >= 32).toBe(false);
+    }
+  });
+
+  it('streams: any split of the input into updates gives an archive that opens to the same bytes', () => {
+    const { priv, spki } = pair('p256');
+    const plain = randomBytes(5 * SEGMENT + 123);
+    for (const sizes of [[1], [SEGMENT], [SEGMENT + 1, 7], [3 * SEGMENT, 1, SEGMENT - 1], [100_000]]) {
+      const out: Buffer[] = [];
+      const sealer = new ExportSealer(spki, (chunk) => out.push(chunk));
+      let off = 0;
+      for (let i = 0; off < plain.length; i++) {
+        const n = sizes[i % sizes.length] as number;
+        sealer.update(plain.subarray(off, off + n));
+        off += n;
+      }
+      sealer.final();
+      expect(openExport(Buffer.concat(out), priv).equals(plain)).toBe(true);
     }
   });
 

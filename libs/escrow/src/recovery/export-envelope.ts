@@ -27,6 +27,7 @@ const INFO = 'dime-gateway escrow export v1';
 const SEGMENT = 65536;
 const TAG = 16;
 const MAX_HEADER = 4096;
+const MAX_U32_SEGMENTS = 0xffffffff;
 
 export type ExportCurve = 'P-256' | 'X25519';
 
@@ -74,48 +75,104 @@ function deriveKey(shared: Buffer, salt: Buffer, headerBytes: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', shared, salt, Buffer.concat([Buffer.from(INFO, 'ascii'), Buffer.from([0]), headerBytes]), 32));
 }
 
-/** Encrypts plaintext for the holder of the private key matching recipientSpki (DER). */
-export function sealExport(plaintext: Uint8Array, recipientSpki: Uint8Array): Buffer {
-  const spki = parseExportPublicKey(recipientSpki);
-  const recipient = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-  const curve = exportCurveOf(recipient);
-  const eph = curve === 'X25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
-  const salt = randomBytes(32);
-  const prefix = randomBytes(7);
-  const header: EnvelopeHeader = {
-    alg: ALG,
-    curve,
-    epk: eph.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-    recipient: fingerprint(spki),
-    salt: salt.toString('base64'),
-    noncePrefix: prefix.toString('base64'),
-    segmentSize: SEGMENT,
-  };
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const key = deriveKey(shared, salt, headerBytes);
-  shared.fill(0);
-  const lengthField = Buffer.alloc(4);
-  lengthField.writeUInt32BE(headerBytes.length);
-  const out: Buffer[] = [EXPORT_MAGIC, lengthField, headerBytes];
-  const data = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
-  try {
-    // the last segment is always shorter than SEGMENT (possibly empty), so its position is implied
-    const segments = Math.floor(data.length / SEGMENT) + 1;
-    if (segments > MAX_U32_SEGMENTS) throw new RangeError('"plaintext" is too large for one export');
-    for (let i = 0; i < segments; i++) {
-      const last = i === segments - 1;
-      const c = createCipheriv('aes-256-gcm', key, nonce(prefix, i, last));
-      c.setAAD(headerBytes);
-      out.push(c.update(data.subarray(i * SEGMENT, last ? data.length : (i + 1) * SEGMENT)), c.final(), c.getAuthTag());
-    }
-  } finally {
-    key.fill(0);
+/**
+ * Streaming encryption for the holder of the private key matching recipientSpki (DER): the header
+ * goes to `write` at once, then each full segment as data arrives; final() writes the last
+ * (short, possibly empty) segment. Memory stays at one segment whatever the archive's size.
+ */
+export class ExportSealer {
+  private readonly key: Buffer;
+  private readonly prefix: Buffer;
+  private readonly headerBytes: Buffer;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private index = 0;
+  private done = false;
+
+  constructor(
+    recipientSpki: Uint8Array,
+    private readonly write: (chunk: Buffer) => void,
+  ) {
+    const spki = parseExportPublicKey(recipientSpki);
+    const recipient = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    const curve = exportCurveOf(recipient);
+    const eph = curve === 'X25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
+    const salt = randomBytes(32);
+    this.prefix = randomBytes(7);
+    const header: EnvelopeHeader = {
+      alg: ALG,
+      curve,
+      epk: eph.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+      recipient: fingerprint(spki),
+      salt: salt.toString('base64'),
+      noncePrefix: this.prefix.toString('base64'),
+      segmentSize: SEGMENT,
+    };
+    this.headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+    this.key = deriveKey(shared, salt, this.headerBytes);
+    shared.fill(0);
+    const lengthField = Buffer.alloc(4);
+    lengthField.writeUInt32BE(this.headerBytes.length);
+    this.write(Buffer.concat([EXPORT_MAGIC, lengthField, this.headerBytes]));
   }
+
+  private segment(data: Buffer, last: boolean): void {
+    if (this.index >= MAX_U32_SEGMENTS) throw new RangeError('an export has at most 2^32 - 1 segments');
+    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.index++, last));
+    c.setAAD(this.headerBytes);
+    this.write(Buffer.concat([c.update(data), c.final(), c.getAuthTag()]));
+  }
+
+  update(data: Uint8Array): void {
+    if (this.done) throw new Error('ExportSealer: update after final');
+    if (data.byteLength === 0) return;
+    this.pending.push(Buffer.from(data));
+    this.pendingBytes += data.byteLength;
+    // a full segment is written only once more data follows it: the last segment stays short
+    if (this.pendingBytes > SEGMENT) {
+      const all = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
+      let off = 0;
+      while (all.length - off > SEGMENT) {
+        this.segment(all.subarray(off, off + SEGMENT), false);
+        off += SEGMENT;
+      }
+      const rest = Buffer.from(all.subarray(off));
+      all.fill(0);
+      this.pending = [rest];
+      this.pendingBytes = rest.length;
+    }
+  }
+
+  final(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      const all = Buffer.concat(this.pending);
+      if (all.length === SEGMENT) {
+        this.segment(all, false);
+        this.segment(Buffer.alloc(0), true);
+      } else {
+        this.segment(all, true);
+      }
+      all.fill(0);
+      for (const p of this.pending) p.fill(0);
+      this.pending = [];
+    } finally {
+      this.key.fill(0);
+    }
+  }
+}
+
+/** Encrypts plaintext (in memory) for the holder of the private key matching recipientSpki (DER). */
+export function sealExport(plaintext: Uint8Array, recipientSpki: Uint8Array): Buffer {
+  const out: Buffer[] = [];
+  const sealer = new ExportSealer(recipientSpki, (chunk) => out.push(chunk));
+  sealer.update(plaintext);
+  sealer.final();
   return Buffer.concat(out);
 }
 
-const MAX_U32_SEGMENTS = 0xffffffff;
 
 const bad = (message: string, cause?: unknown): EscrowError => new EscrowError('BAD_EXPORT_FILE', message, cause === undefined ? undefined : { cause });
 

@@ -40,19 +40,28 @@ function checkName(name: string): Buffer {
   return bytes;
 }
 
-/** The archive as a list of buffers (concatenate or write them in order). */
-export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
-  if (entries.length > 0xffff) throw new RangeError('a stored zip holds at most 65535 entries');
-  const out: Buffer[] = [];
-  const central: Buffer[] = [];
-  const seen = new Set<string>();
-  let offset = 0;
-  for (const e of entries) {
-    const name = checkName(e.name);
-    if (seen.has(e.name)) throw new RangeError(`duplicate zip entry name ${JSON.stringify(e.name)}`);
-    seen.add(e.name);
-    const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-    if (data.length > MAX_U32 || offset > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+/**
+ * Streaming writer: each add() writes that entry's local header and data to `write` at once (only
+ * the small central directory is kept), finish() writes the central directory and end record.
+ */
+export class StoredZipWriter {
+  private readonly central: Buffer[] = [];
+  private readonly seen = new Set<string>();
+  private offset = 0;
+  private count = 0;
+  private finished = false;
+
+  constructor(private readonly write: (chunk: Buffer) => void) {}
+
+  add(entryName: string, content: Uint8Array): void {
+    if (this.finished) throw new Error('StoredZipWriter: add after finish');
+    const name = checkName(entryName);
+    if (this.seen.has(entryName)) throw new RangeError(`duplicate zip entry name ${JSON.stringify(entryName)}`);
+    if (this.count >= 0xffff) throw new RangeError('a stored zip holds at most 65535 entries');
+    const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+    if (data.length > MAX_U32 || this.offset + 30 + name.length + data.length > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+    this.seen.add(entryName);
+    this.count++;
     const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
@@ -66,7 +75,8 @@ export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
     local.writeUInt32LE(data.length, 22);
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(0, 28);
-    out.push(local, name, data);
+    this.write(Buffer.concat([local, name]));
+    if (data.length > 0) this.write(data);
 
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
@@ -84,23 +94,36 @@ export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
     cd.writeUInt16LE(0, 32); // comment
     cd.writeUInt16LE(0, 34); // disk
     cd.writeUInt16LE(0, 36); // internal attributes
-    cd.writeUInt32LE(((0o100600 << 16) >>> 0), 38); // external: regular file, rw-------
-    cd.writeUInt32LE(offset, 42);
-    central.push(cd, name);
-    offset += local.length + name.length + data.length;
+    cd.writeUInt32LE((0o100600 << 16) >>> 0, 38); // external: regular file, rw-------
+    cd.writeUInt32LE(this.offset, 42);
+    this.central.push(cd, name);
+    this.offset += local.length + name.length + data.length;
   }
-  const cdSize = central.reduce((n, b) => n + b.length, 0);
-  if (offset > MAX_U32 || offset + cdSize > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(0, 4);
-  end.writeUInt16LE(0, 6);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cdSize, 12);
-  end.writeUInt32LE(offset, 16);
-  end.writeUInt16LE(0, 20);
-  out.push(...central, end);
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const cdSize = this.central.reduce((n, b) => n + b.length, 0);
+    if (this.offset + cdSize > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(0, 4);
+    end.writeUInt16LE(0, 6);
+    end.writeUInt16LE(this.count, 8);
+    end.writeUInt16LE(this.count, 10);
+    end.writeUInt32LE(cdSize, 12);
+    end.writeUInt32LE(this.offset, 16);
+    end.writeUInt16LE(0, 20);
+    this.write(Buffer.concat([...this.central, end]));
+  }
+}
+
+/** The archive as a list of buffers (concatenate or write them in order). */
+export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
+  const out: Buffer[] = [];
+  const writer = new StoredZipWriter((chunk) => out.push(chunk));
+  for (const e of entries) writer.add(e.name, e.data);
+  writer.finish();
   return out;
 }
 
