@@ -1,2 +1,0 @@
-// Moved to @lib/dime-users (see dime-user.service.ts here); import the lib.
-export { readOrgSignetFile } from '@lib/dime-users';
