@@ -82,17 +82,25 @@ function check(name: string, ok: boolean, detail?: string): boolean {
 
 // ---------------------------------------------------------------- clean-up, also on Ctrl-C
 
-const cleanups: { what: string; run: () => unknown }[] = [];
-const onCleanup = (what: string, run: () => unknown) => cleanups.push({ what, run });
+/** Processes stop first (all at once), then what they used goes (databases, tokens, dirs). */
+type CleanupPhase = 'processes' | 'state';
+const cleanups: { what: string; phase: CleanupPhase; run: () => unknown }[] = [];
+const onCleanup = (what: string, run: () => unknown, phase: CleanupPhase = 'state') => cleanups.push({ what, phase, run });
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c.run();
-      } catch (err) {
-        process.stderr.write(`demo: clean-up of ${c.what} failed: ${(err as Error).message}\n`);
-      }
+    for (const phase of ['processes', 'state'] as const) {
+      await Promise.all(
+        cleanups
+          .filter((c) => c.phase === phase)
+          .map(async (c) => {
+            try {
+              await c.run();
+            } catch (err) {
+              process.stderr.write(`demo: clean-up of ${c.what} failed: ${(err as Error).message}\n`);
+            }
+          }),
+      );
     }
   })();
   return cleaning;
@@ -129,7 +137,7 @@ async function newOrg(domain: string): Promise<Org> {
   onCleanup(`the legacy certificate of ${domain}`, () => legacyCert.remove());
   const sql = new Client({ host: db.config.host, port: db.config.port, user: db.config.user, password: db.config.password.reveal(), database: db.config.database });
   await sql.connect();
-  onCleanup(`the SQL connection of ${domain}`, () => sql.end());
+  onCleanup(`the SQL connection of ${domain}`, () => sql.end(), 'processes');
   return { domain, dime, db, sql, legacyCert, legacyPort: await freePort(), dmtpPort: await freePort() };
 }
 
@@ -161,10 +169,14 @@ async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: 
     readyTimeoutMs: 120_000,
   });
   const gateway = org.gateway;
-  onCleanup(`gateway ${org.domain}`, async () => {
-    if (gateway.running()) await gateway.stop(10_000);
-    removeSpoolDir(gateway.spoolDir);
-  });
+  onCleanup(
+    `gateway ${org.domain}`,
+    async () => {
+      if (gateway.running()) await gateway.stop(10_000);
+      removeSpoolDir(gateway.spoolDir);
+    },
+    'processes',
+  );
   if (!gateway.ready) throw new Error(`gateway of ${org.domain} did not start:\n${gateway.output().slice(-4000)}`);
   org.legacy = await startPostfix({
     name: `legacy-${org.domain.split('.')[0]}`,
@@ -174,7 +186,7 @@ async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: 
     tls: { certFile: org.legacyCert.certFile, keyFile: org.legacyCert.keyFile },
   });
   const legacy = org.legacy;
-  onCleanup(`Postfix of ${org.domain}`, () => legacy.stop());
+  onCleanup(`Postfix of ${org.domain}`, () => legacy.stop(), 'processes');
 }
 
 /**
@@ -308,10 +320,10 @@ async function main(): Promise<number> {
   const a = await newOrg(DOMAIN_A);
   const b = await newOrg(DOMAIN_B);
   const dns = await startDns({ zones: ['test'], records: { txt: { [`_dx.${DOMAIN_A}`]: [a.dime.dxTxt], [`_dx.${DOMAIN_B}`]: [b.dime.dxTxt] } } });
-  onCleanup('dnsmasq', () => dns.stop());
+  onCleanup('dnsmasq', () => dns.stop(), 'processes');
   step(`dnsmasq on ${dns.server} publishes _dx.${DOMAIN_A} and _dx.${DOMAIN_B}`);
   const relay: RecordingRelay = await startRecordingRelay({ host: '127.0.0.1', port: b.dmtpPort });
-  onCleanup('the recording relay', () => relay.close());
+  onCleanup('the recording relay', () => relay.close(), 'processes');
   step(`recording relay 127.0.0.1:${relay.port} -> gateway B DMTP 127.0.0.1:${b.dmtpPort}`);
   step('starting both gateways (ts-node, HSM-held TLS keys; gateway A logs its TLS secrets for this demo)');
   await Promise.all([
@@ -401,7 +413,7 @@ async function main(): Promise<number> {
   say(`     relayed to gateway A (${pfA.relay ?? '?'}): ${pfA.status ?? '?'}`);
   say(`  ${bold('Gateway A')} (${DOMAIN_A})  queue id ${qA}  ${dim(`accepted ${acceptedA?.['size'] ?? rowA['size']} bytes from ${String(acceptedA?.['client'] ?? '?')}, STARTTLS ${String(acceptedA?.['tls'] ?? '?')}`)}`);
   say(`     route ${bold(String(rowA['route']))} for ${BOB} (DIME policy required: never plain SMTP)`);
-  say(`     DX host ${bold(String(deliveredA?.['host'] ?? '?'))} via DMTP_ROUTES 127.0.0.1:${relay.port} ${dim(`(the demo's recording relay -> 127.0.0.1:${b.dmtpPort})`)}`);
+  say(`     DX host ${bold(String(deliveredA?.['host'] ?? '?'))} -> 127.0.0.1:${relay.port} from DMTP_ROUTES ${dim(`(the demo's recording relay, in front of gateway B's DMTP port ${b.dmtpPort})`)}`);
   if (cert) {
     say(`     certificate presented: ${cert.subject.replace(/\n/g, ', ')}, SHA-512 ${createHash('sha512').update(certDer!).digest('hex').slice(0, 32)}…`);
     say(`     authenticated by the _dx.${DOMAIN_B} tls= signature (Ed25519 by a pok= key over SHA-512 of the certificate): ${tlsSignatureOk ? green('valid') : red('INVALID')}`);
@@ -409,7 +421,7 @@ async function main(): Promise<number> {
   say(`     reply: ${String(rowA['last_reply'])}`);
   say(`  ${bold('Gateway B')} (${DOMAIN_B})  queue id ${qB || '?'}  ${dim(`received over DMTP: ${rowB?.['format'] ?? '?'} message of ${rowB?.['size'] ?? '?'} bytes, ${rowB?.['direction'] ?? '?'}`)}`);
   if (openedB) say(`     verified and opened: author=${String(openedB['author'])} origin=${String(openedB['origin'])} recipient=${String(openedB['recipient'])}`);
-  say(`     route ${String(rowB?.['route'] ?? '?')} -> Postfix B ${String(deliveredB?.['host'] ?? '')}: ${String(rowB?.['last_reply'] ?? '?')}`);
+  say(`     route ${String(rowB?.['route'] ?? '?')} -> Postfix B (${String(deliveredB?.['host'] ?? '?')}:${b.legacyPort}, STARTTLS verified): ${String(rowB?.['last_reply'] ?? '?')}`);
   say(`  ${bold('Postfix B')} (legacy server of ${DOMAIN_B}, 127.0.0.1:${b.legacy!.port})  queue id ${pfB.queueId ?? '?'}: relay=${pfB.relay ?? '?'}, ${pfB.status ?? '?'}`);
   say(`  ${bold('Maildir')} ${d.file}`);
   const verifiedHeader = /^X-DIME-Verified: .*$/m.exec(d.raw.toString('latin1'))?.[0];
@@ -544,5 +556,6 @@ main()
   .then(async (code) => {
     step('stopping gateways, Postfix, dnsmasq; dropping the databases; removing tokens and temp dirs');
     await cleanup();
+    step('clean');
     process.exit(interrupted ? 130 : code);
   });
