@@ -3,6 +3,7 @@
 // Every key, its default and meaning is documented in appliance/gateway.env.example.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { auditConfigFromEnv, type AuditConfig } from '@lib/audit';
 import { dbConfigFromEnv, type DbConfig, type DimePolicy, type TlsPolicy } from '@lib/db';
 import { hsmConfigFromEnv, type HsmConfig } from '@lib/hsm';
 import { jobsConfigFromEnv, type JobsConfig } from '@lib/jobs';
@@ -117,6 +118,8 @@ export interface GatewayConfig {
     readonly rsaCertFile: string | undefined;
   };
   readonly db: DbConfig;
+  /** Checkpoint policy of the audit trail the gateway appends to (AUDIT_CHECKPOINT_EVERY, AUDIT_CHECKPOINT_SECONDS). */
+  readonly audit: AuditConfig;
   readonly jobs: JobsConfig;
   readonly hsm: HsmConfig;
 }
@@ -234,10 +237,12 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
   if (dimeEnabled && !orgSignetFile) problems.push('ORG_SIGNET_FILE must be set when DIME_ENABLED is on (appliance/hsm-init writes org.signet)');
 
   let db: DbConfig | undefined;
+  let audit: AuditConfig | undefined;
   let jobs: JobsConfig | undefined;
   let hsm: HsmConfig | undefined;
   for (const [name, load] of [
     ['database', () => (db = dbConfigFromEnv(env))],
+    ['audit', () => (audit = auditConfigFromEnv(env))],
     ['redis', () => (jobs = jobsConfigFromEnv(env))],
     ['hsm', () => (hsm = hsmConfigFromEnv(env))],
   ] as const) {
@@ -313,6 +318,7 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
     shutdownGraceMs: duration('SHUTDOWN_GRACE', '30s'),
     tls: { certFile: file('TLS_CERT_FILE'), rsaCertFile: file('TLS_RSA_CERT_FILE') },
     db: db!,
+    audit: audit!,
     jobs: jobs!,
     hsm: hsm!,
   };

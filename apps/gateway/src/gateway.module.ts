@@ -176,7 +176,7 @@ class GatewayCoreModule {
         {
           provide: DIME_SERVICES,
           useFactory: async (ds: DataSource, keystore: HsmKeystore): Promise<DimeServices | null> =>
-            config.dime.enabled ? createDimeServices(config, keystore, ds) : null,
+            config.dime.enabled ? createDimeServices(config, keystore, ds, logger) : null,
           inject: [DATA_SOURCE, HsmKeystore],
         },
         {
@@ -234,12 +234,14 @@ export class GatewayModule {
                   doorCheck: dime.doorCheck,
                   acceptor: dmtpAcceptor(acceptor, clock),
                   directory: dime.directory,
-                  limits: { ...DEFAULT_DMTP_LIMITS, maxMessageBytes: config.limits.maxMessageBytes, maxSessions: config.limits.maxConnections },
+                  // a sealed message is larger than the mail it carries (chunk framing, keyslots, signatures: ~40% on 10 KB)
+                  limits: { ...DEFAULT_DMTP_LIMITS, maxMessageBytes: Math.ceil(config.limits.maxMessageBytes * 1.5) + 65_536, maxSessions: config.limits.maxConnections },
                   logger: logger.child({ listener: 'dmtp' }),
                 })
               : undefined;
             return new GatewayListeners(
-              new SmtpListener({ ...common, name: 'smtp' }),
+              // the inbound SMTP port also offers STARTTLS MODE=DMTPv1 (dual mode) when DIME is on
+              new SmtpListener({ ...common, name: 'smtp', ...(dmtp ? { dmtpDualMode: dmtp } : {}) }),
               new SmtpListener({ ...common, name: 'submission', ...(auth ? { auth } : {}) }),
               dmtp,
             );

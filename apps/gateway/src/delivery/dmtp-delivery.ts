@@ -123,7 +123,15 @@ export class DmtpDelivery {
     for (const endpoint of target.endpoints) {
       let client: DmtpClient;
       try {
-        client = await DmtpClient.connect({ host: endpoint.host, port: endpoint.port, serverName: endpoint.serverName, peerCheck, timeouts: this.deps.timeouts, ...(signal ? { signal } : {}) });
+        client = await DmtpClient.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          serverName: endpoint.serverName,
+          peerCheck,
+          timeouts: this.deps.timeouts,
+          ...(endpoint.dualMode ? { dualMode: true } : {}),
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
         last = isDmtpError(err) && err.code === 'TLS_MISMATCH' ? `451 4.7.5 ${messageOf(err)}` : `451 4.4.1 ${messageOf(err)}`;
         log.info({ host: `${endpoint.host}:${endpoint.port}`, err: messageOf(err) }, 'DMTP host failed');
