@@ -420,6 +420,16 @@ describe('sender policy and suspension', () => {
     }
   });
 
+  it('provisions a new sender once when two deliveries race for it', async () => {
+    const sealer = a.sealer('provision');
+    const sealed = await Promise.all([1, 2, 3].map(() => sealer.seal({ rfc5322: MESSAGE, sender: 'gina@a.test', recipient: 'bob@b.test' })));
+    const rows = (await a.ds.query(`SELECT count(*)::int AS n FROM dime_users WHERE lower(address) = 'gina@a.test'`)) as Array<{ n: number }>;
+    expect(rows).toEqual([{ n: 1 }]);
+    const provisions = (await a.ds.query(`SELECT count(*)::int AS n FROM audit_entries WHERE action = 'dime.user.provision' AND object_id = 'gina@a.test'`)) as Array<{ n: number }>;
+    expect(provisions).toEqual([{ n: 1 }]);
+    for (const message of sealed) expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message })).toMatchObject({ ok: true, author: 'gina@a.test' });
+  });
+
   it('a suspended user neither sends nor receives; resumed, both work again', async () => {
     const before = await sealAliceToBob();
     await a.users.suspend('alice@a.test');

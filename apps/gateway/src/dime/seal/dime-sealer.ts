@@ -186,7 +186,8 @@ export class DimeSealer {
       if (err.code === 'SUSPENDED') return new DimeSealError('SENDER_SUSPENDED', err.message, { cause: err });
       if (err.code === 'UNKNOWN_USER') return new DimeSealError('SENDER_REFUSED', err.message, { cause: err });
     }
-    if (isDimeError(err) && err.code === 'BAD_MESSAGE') return new DimeSealError('BAD_MESSAGE', err.message, { cause: err });
+    // the message itself cannot become DIME (no retry changes that); any other libs/dime error is ours: retry
+    if (isDimeError(err) && (err.code === 'BAD_MESSAGE' || err.code === 'TOO_LARGE')) return new DimeSealError('BAD_MESSAGE', err.message, { cause: err });
     return new DimeSealError('SEAL_FAILED', `sealing failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
