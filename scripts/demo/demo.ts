@@ -417,6 +417,7 @@ async function main(): Promise<number> {
   if (cert) {
     say(`     certificate presented: ${cert.subject.replace(/\n/g, ', ')}, SHA-512 ${createHash('sha512').update(certDer!).digest('hex').slice(0, 32)}…`);
     say(`     authenticated by the _dx.${DOMAIN_B} tls= signature (Ed25519 by a pok= key over SHA-512 of the certificate): ${tlsSignatureOk ? green('valid') : red('INVALID')}`);
+    say(dim(`     (gateway A's DMTP client checks exactly this before its first command, docs/dmtp.md §1; re-checked here on the certificate decrypted from the wire)`));
   }
   say(`     reply: ${String(rowA['last_reply'])}`);
   say(`  ${bold('Gateway B')} (${DOMAIN_B})  queue id ${qB || '?'}  ${dim(`received over DMTP: ${rowB?.['format'] ?? '?'} message of ${rowB?.['size'] ?? '?'} bytes, ${rowB?.['direction'] ?? '?'}`)}`);
