@@ -97,4 +97,4 @@ export {
   type EscrowReportSignature,
   type EscrowReportVerification,
 } from './reports/escrow-report';
-export { EscrowReportService, type SignedEscrowReport } from './reports/escrow-report.service';
+export { EscrowReportService, type EscrowReportTrail, type SignedEscrowReport } from './reports/escrow-report.service';

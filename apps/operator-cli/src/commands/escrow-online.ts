@@ -65,7 +65,7 @@ export async function withEscrow<T>(fn: (c: EscrowContext) => Promise<T>): Promi
       const source = new JournalRecordSource(new JournalRepository(ds), new BlindIndexer(keystore, keyLabel('blind-index'), 0), keystore, store);
       const service = new EscrowRecoveryService(repository, source, audit, queue, { requiredApprovals: config.requiredApprovals, requestTtlMs: config.requestTtlMs });
       const exporter = new EscrowExportService(repository, source, audit, { exportDir: config.exportDir });
-      const reports = new EscrowReportService(repository, signer);
+      const reports = new EscrowReportService(repository, signer, undefined, audit);
       return await fn({ service, exporter, queue, repository, reports, config, connection, prefix: jobs.prefix });
     } finally {
       await queue.close();

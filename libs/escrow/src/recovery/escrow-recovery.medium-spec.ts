@@ -367,6 +367,14 @@ describe('escrow report', () => {
     expect(report.anchor).toEqual({ checkpointSeq: checkpoint?.seq, checkpointHash: checkpoint?.hash.toString('hex'), checkpointTime: checkpoint?.time.toISOString() });
     expect(expiring.id).not.toBe(denied.id);
 
+    // a signed report through the trail: recorded, checkpointed, anchored to that very entry
+    const traced = new EscrowReportService(repo, new HsmAuditSigner(env.keystore, env.labels.audit), clock, audit);
+    const viaTrail = await traced.generateSigned({ from: new Date('2027-01-01T00:00:00Z'), to: new Date('2027-02-01T00:00:00Z') }, 'json', 'ann');
+    const head: { seq: string; action: string; actor: string }[] = await env.ds.query(`SELECT seq, action, actor FROM audit_entries ORDER BY seq DESC LIMIT 1`);
+    expect(head[0]).toMatchObject({ action: 'escrow.report', actor: 'ann' });
+    expect(viaTrail.report.anchor?.checkpointSeq).toBe(Number(head[0]?.seq));
+    expect(viaTrail.report.totals).toEqual(report.totals);
+
     for (const format of ['json', 'csv'] as const) {
       const signed = await reports.sign(report, format);
       expect(verifyEscrowReport(signed.file, signed.signature, auditPublicKeyPem)).toMatchObject({ ok: true, reason: null });

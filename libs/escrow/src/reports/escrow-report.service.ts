@@ -3,7 +3,7 @@
 // streamed into JS, so a period with a million journal records costs one index range scan.
 // generate() is what the compliance benchmark times.
 import { createHash } from 'node:crypto';
-import { publicKeyFingerprint, type AuditSigner } from '@lib/audit';
+import { publicKeyFingerprint, type AuditRecordInput, type AuditSigner } from '@lib/audit';
 import type { EscrowRepository } from '@lib/db';
 import { EscrowError } from '../journal/escrow.error';
 import {
@@ -23,6 +23,12 @@ export interface SignedEscrowReport {
   readonly signature: string;
 }
 
+/** The audit trail (AuditService): a signed report is itself recorded, and the trail checkpointed so the anchor covers it. */
+export interface EscrowReportTrail {
+  record(input: AuditRecordInput): Promise<unknown>;
+  checkpoint(): Promise<unknown>;
+}
+
 export class EscrowReportService {
   private readonly clock: () => Date;
 
@@ -30,6 +36,7 @@ export class EscrowReportService {
     private readonly repository: Pick<EscrowRepository, 'recordCountsByPolicy' | 'requestCountsByDomain' | 'principalCounts' | 'exportsIn' | 'latestAuditCheckpoint'>,
     private readonly signer: AuditSigner,
     clock?: () => Date,
+    private readonly trail?: EscrowReportTrail,
   ) {
     this.clock = clock ?? (() => new Date());
   }
@@ -97,8 +104,22 @@ export class EscrowReportService {
     return { report, file, signature: `${JSON.stringify(sig, null, 2)}\n` };
   }
 
-  /** generate + sign. */
-  async generateSigned(period: { readonly from: Date; readonly to: Date }, format: EscrowReportFormat): Promise<SignedEscrowReport> {
+  /**
+   * generate + sign. With a trail, the report is first recorded (`escrow.report`) and the trail
+   * checkpointed, so the report's anchor is the trail's head, this very entry included.
+   */
+  async generateSigned(period: { readonly from: Date; readonly to: Date }, format: EscrowReportFormat, actor = 'system:escrow-report'): Promise<SignedEscrowReport> {
+    if (this.trail !== undefined) {
+      await this.trail.record({
+        actor,
+        action: 'escrow.report',
+        objectType: 'escrow-report',
+        objectId: null,
+        outcome: 'success',
+        details: { from: period.from.toISOString(), to: period.to.toISOString(), format },
+      });
+      await this.trail.checkpoint();
+    }
     return this.sign(await this.generate(period), format);
   }
 }
