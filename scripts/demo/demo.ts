@@ -189,10 +189,7 @@ async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: 
   onCleanup(`Postfix of ${org.domain}`, () => legacy.stop(), 'processes');
 }
 
-/**
- * `dime-gateway users add <address>` against one organisation, as its operator runs it. While the
- * bin's main.ts does not route `users` yet, the same command module is run directly.
- */
+/** `dime-gateway users add <address>` against one organisation, as its operator runs it. */
 async function provisionUser(org: Org, address: string): Promise<void> {
   const { db } = org;
   const env = {
@@ -216,11 +213,7 @@ async function provisionUser(org: Org, address: string): Promise<void> {
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.once('error', reject).once('close', (status) => resolve({ status, stdout, stderr }));
     });
-  let r = await node(['apps/operator-cli/src/main.ts', 'users', 'add', address]);
-  if (r.status !== 0 && /unknown command "users"/.test(r.stderr)) {
-    const script = `require('./apps/operator-cli/src/commands/users.command').runUsersCommand(['add', ${JSON.stringify(address)}]).then((c) => process.exit(c), (e) => { console.error(e.message); process.exit(1); })`;
-    r = await node(['-e', script]);
-  }
+  const r = await node(['apps/operator-cli/src/main.ts', 'users', 'add', address]);
   if (r.status !== 0) throw new Error(`dime-gateway users add ${address} failed (exit ${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   let fingerprint = '';
