@@ -8,6 +8,13 @@
 //                      the next hop's name
 // The caller's `onAccepted` runs on the server's 2xx to the message, before QUIT, so the delivery
 // is recorded as early as possible (a crash after it does not send the message twice).
+// Connection cache (as Postfix's on-demand cache): after a transaction that completed with a 2xx,
+// the session is kept for IDLE_MS, for the next transaction to the same next hop under
+// the same TLS options (same host, port, name, policy, trust anchors), at most MAX_USES times; a
+// connect, greeting, EHLO, STARTTLS and QUIT less per message. A cached session that fails before
+// giving this transaction a verdict (the server closed it meanwhile) is dropped and the transaction
+// runs again on a new connection, as a new session would have; a session whose transaction did not
+// end in a 2xx is closed, never cached.
 import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -60,9 +67,93 @@ function replyOf(err: SmtpError, fallback: string): string {
 }
 
 export async function sendSmtpTransaction(req: SmtpTransactionRequest): Promise<SmtpTransactionResult> {
-  const first = await attempt(req, false);
-  if (first.kind === 'session-failed' && first.tlsFailure && req.tlsPolicy === 'opportunistic') return attempt(req, true);
+  const first = await attemptCached(req, false);
+  if (first.kind === 'session-failed' && first.tlsFailure && req.tlsPolicy === 'opportunistic') return attemptCached(req, true);
   return first;
+}
+
+/** How long a session waits for the next transaction (Postfix: smtp_connection_cache_time_limit 2s). */
+export const IDLE_MS = 2000;
+/** Transactions per cached session (Postfix: smtp_connection_reuse_count_limit). */
+export const MAX_USES = 100;
+const MAX_IDLE_PER_KEY = 32;
+
+interface IdleSession {
+  readonly conn: SMTPConnection;
+  readonly uses: number;
+  readonly timer: NodeJS.Timeout;
+  readonly onGone: () => void;
+}
+
+const idleSessions = new Map<string, IdleSession[]>();
+const anchorIds = new WeakMap<readonly (string | Buffer)[], number>();
+let nextAnchorId = 1;
+
+/** Which sessions may carry this transaction: everything that shaped the session's TLS and EHLO. */
+function sessionKey(req: SmtpTransactionRequest, plaintext: boolean): string {
+  let anchors = anchorIds.get(req.trustedCa);
+  if (anchors === undefined) anchorIds.set(req.trustedCa, (anchors = nextAnchorId++));
+  return JSON.stringify([req.hop.host, req.hop.port, req.hop.name, req.ehloName, req.tlsPolicy, plaintext, anchors]);
+}
+
+function takeIdle(key: string): IdleSession | undefined {
+  const list = idleSessions.get(key);
+  const session = list?.pop();
+  if (list && list.length === 0) idleSessions.delete(key);
+  if (!session) return undefined;
+  clearTimeout(session.timer);
+  session.conn.removeListener('end', session.onGone);
+  session.conn.removeListener('error', session.onGone);
+  return session;
+}
+
+function putIdle(key: string, conn: SMTPConnection, uses: number): void {
+  const list = idleSessions.get(key) ?? [];
+  if (list.length >= MAX_IDLE_PER_KEY) return closeSession(conn);
+  const drop = () => {
+    const at = list.indexOf(session);
+    if (at !== -1) list.splice(at, 1);
+    if (list.length === 0 && idleSessions.get(key) === list) idleSessions.delete(key);
+  };
+  const onGone = () => {
+    drop();
+    clearTimeout(session.timer);
+    conn.close();
+  };
+  const timer = setTimeout(() => {
+    drop();
+    conn.removeListener('end', onGone);
+    closeSession(conn);
+  }, IDLE_MS);
+  timer.unref();
+  const session: IdleSession = { conn, uses, timer, onGone };
+  conn.once('end', onGone);
+  conn.once('error', onGone);
+  list.push(session);
+  idleSessions.set(key, list);
+}
+
+function closeSession(conn: SMTPConnection): void {
+  conn.quit();
+  setTimeout(() => conn.close(), 5000).unref();
+}
+
+/** Closes every cached session (graceful shutdown). */
+export function closeIdleSmtpSessions(): void {
+  for (const key of [...idleSessions.keys()]) {
+    for (let s = takeIdle(key); s; s = takeIdle(key)) closeSession(s.conn);
+  }
+}
+
+async function attemptCached(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpTransactionResult> {
+  const key = sessionKey(req, plaintext);
+  const cached = takeIdle(key);
+  if (cached) {
+    const result = await attempt(req, plaintext, key, cached);
+    // the cached session died before this transaction got a verdict: a new session decides
+    if (result.kind !== 'session-failed') return result;
+  }
+  return attempt(req, plaintext, key);
 }
 
 function connectionOptions(req: SmtpTransactionRequest, plaintext: boolean): SMTPConnection.Options {
@@ -87,13 +178,19 @@ function connectionOptions(req: SmtpTransactionRequest, plaintext: boolean): SMT
   };
 }
 
-function attempt(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpTransactionResult> {
+function attempt(req: SmtpTransactionRequest, plaintext: boolean, key: string, cached?: IdleSession): Promise<SmtpTransactionResult> {
   return new Promise((resolve, reject) => {
-    const conn = new SMTPConnection(connectionOptions(req, plaintext));
+    const conn = cached?.conn ?? new SMTPConnection(connectionOptions(req, plaintext));
+    if (!cached) conn.on('error', () => undefined); // errors after this transaction (QUIT, idle) are not its business
     let settled = false;
+    const detach = () => {
+      conn.removeListener('error', onError);
+      conn.removeListener('end', onEnd);
+    };
     const settle = (result: SmtpTransactionResult) => {
       if (settled) return;
       settled = true;
+      detach();
       resolve(result);
     };
     // a failed session is a temporary verdict about this hop whatever the server said (even a
@@ -108,10 +205,23 @@ function attempt(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpT
         tlsFailure,
       });
     };
-    conn.on('error', (err: SmtpError) => sessionFailed(err));
-    conn.once('end', () => sessionFailed(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
+    // Once the server said 2xx to the message, nothing that happens to the session (a timeout while
+    // onAccepted waits for PostgreSQL, the server hanging up) makes it a failed session: the
+    // message is there, and a failed session would be tried again (here, or on the next hop).
+    let accepted = false;
+    let broken = false;
+    const onError = (err: SmtpError) => {
+      broken = true;
+      if (!accepted) sessionFailed(err);
+    };
+    const onEnd = () => {
+      broken = true;
+      if (!accepted) sessionFailed(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }));
+    };
+    conn.on('error', onError);
+    conn.once('end', onEnd);
 
-    conn.connect(() => {
+    const transaction = () => {
       if (req.tlsPolicy !== 'opportunistic' && !conn.secure) {
         // SMTPConnection's requireTLS already refuses this; checked again because sending in clear is the one thing that must not happen.
         conn.close();
@@ -133,22 +243,29 @@ function attempt(req: SmtpTransactionRequest, plaintext: boolean): Promise<SmtpT
           const e = rejected.get(address);
           return e ? { address, code: e.responseCode ?? 450, reply: replyOf(e, '450 4.0.0 recipient refused') } : { address, code: Number(reply.slice(0, 3)) || 250, reply };
         });
-        const accepted = outcomes.filter((o) => o.code < 300).map((o) => o.address);
-        req.onAccepted(accepted, reply).then(
+        const acceptedAddresses = outcomes.filter((o) => o.code < 300).map((o) => o.address);
+        accepted = acceptedAddresses.length > 0;
+        req.onAccepted(acceptedAddresses, reply).then(
           () => {
             settle({ kind: 'completed', secure: conn.secure, outcomes });
-            conn.quit();
-            setTimeout(() => conn.close(), 5000).unref();
+            const uses = (cached?.uses ?? 0) + 1;
+            if (broken) return conn.close();
+            if (uses >= MAX_USES || outcomes.some((o) => o.code >= 300)) return closeSession(conn);
+            // cached for the next transaction to this hop; no RSET needed: the 2xx to the data ended the transaction (RFC 5321 4.1.1.4)
+            putIdle(key, conn, uses);
           },
           (recordErr: unknown) => {
             // delivered but not recorded: the job fails and is retried (a duplicate is possible)
             settled = true;
+            detach();
             conn.close();
             reject(recordErr);
           },
         );
       });
-    });
+    };
+    if (cached) transaction();
+    else conn.connect(transaction);
   });
 }
 
