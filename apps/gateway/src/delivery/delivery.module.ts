@@ -37,6 +37,7 @@ import { LocalMessageEnqueuer } from './local-message.enqueuer';
 import { MessageFinisher } from './message-finisher';
 import { createDnsLookup, NextHopResolver, type DnsLookup } from './next-hop.resolver';
 import { RecoverySweeper } from './recovery.sweeper';
+import { closeIdleSmtpSessions } from './smtp-transaction';
 
 export interface DeliveryModuleOptions {
   /** Modules providing the expected tokens when they are not global. */
@@ -170,6 +171,7 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     this.workers = [];
     // direct first attempts started by process jobs: they record their 2xx before the recorder closes
     await this.firstAttempts?.drain();
+    closeIdleSmtpSessions();
     await this.queues.close();
     // after the workers: a delivery finishing during close still records its 2xx
     await this.recorder?.close();
