@@ -9,7 +9,8 @@
 //     [--gateway-only] [--cells 10r,50r,10n,50n]   (iteration: skip Postfix / run some cells only;
 //     r = connection reuse, n = one message per connection)
 //   (writes bench/results/gateway-bench.json; needs PostgreSQL, redis-server, SoftHSM, Postfix)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { Client } from 'pg';
 import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -121,6 +122,10 @@ export interface GatewayRunResult {
   postgresSharedCpuMsPerMsg: number;
   redisCpuMsPerMsg: number;
   clientCpuMsPerMsg: number;
+  /** Committed + rolled-back transactions of the gateway's database per message (~ statements: the hot path autocommits). */
+  pgXactsPerMsg: number;
+  /** Commands the gateway's private Redis processed per message. */
+  redisCommandsPerMsg: number;
   otherCpuPercent: number;
   sent: number;
   errors: number;
@@ -193,6 +198,8 @@ class GatewayBench {
     }
     const before = this.sink.count();
     const metricsBefore = await this.scrape();
+    const xactsBefore = await this.pgXacts();
+    const redisBefore = this.redisCommands();
     const sampler = new ServiceCpuSampler(this.db.name, { redis: this.redis.pid });
     sampler.start();
     const machineBefore = machineBusyCpuSeconds();
@@ -209,6 +216,11 @@ class GatewayBench {
     const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
     const machineCpu = machineBusyCpuSeconds() - machineBefore;
     const metricsAfter = await this.scrape();
+    // PostgreSQL publishes a backend's counters up to ~1 s after its transactions
+    await sleep(1500);
+    const xacts = (await this.pgXacts()) - xactsBefore;
+    const redisCommands = this.redisCommands() - redisBefore - 1;
+    if (process.env['BENCH_REDIS_STATS']) process.stderr.write(execFileSync('redis-cli', ['-p', String(this.redis.port), 'INFO', 'commandstats'], { encoding: 'utf8' }));
 
     const clientCpu = (client.user + client.system) / 1e6;
     const pgCpu = services[`postgres:${this.db.name}`] ?? 0;
@@ -231,12 +243,30 @@ class GatewayBench {
       postgresSharedCpuMsPerMsg: perMsg(pgShared),
       redisCpuMsPerMsg: perMsg(redisCpu),
       clientCpuMsPerMsg: perMsg(clientCpu),
+      pgXactsPerMsg: xacts / n,
+      redisCommandsPerMsg: redisCommands / n,
       otherCpuPercent: (100 * otherCpu) / (elapsed * cpus().length),
       sent: run.sent,
       errors: run.errors,
       ...(run.firstError !== undefined ? { firstError: run.firstError } : {}),
       stages: stagesOf(metricsBefore, metricsAfter),
     };
+  }
+
+  private async pgXacts(): Promise<number> {
+    const client = new Client({ host: this.db.config.host, port: this.db.config.port, user: 'postgres', database: 'postgres' });
+    await client.connect();
+    try {
+      const r = await client.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [this.db.name]);
+      return Number(r.rows[0]?.n ?? 0);
+    } finally {
+      await client.end();
+    }
+  }
+
+  private redisCommands(): number {
+    const info = execFileSync('redis-cli', ['-p', String(this.redis.port), 'INFO', 'stats'], { encoding: 'utf8' });
+    return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
   }
 
   async stop(): Promise<void> {
@@ -329,6 +359,8 @@ async function main(): Promise<void> {
         postgresCpuMsPerMsg: m(g, 'postgresCpuMsPerMsg'),
         postgresSharedCpuMsPerMsg: m(g, 'postgresSharedCpuMsPerMsg'),
         redisCpuMsPerMsg: m(g, 'redisCpuMsPerMsg'),
+        pgXactsPerMsg: m(g, 'pgXactsPerMsg'),
+        redisCommandsPerMsg: m(g, 'redisCommandsPerMsg'),
         otherCpuPercent: m(g, 'otherCpuPercent'),
         errors: g.reduce((s, r) => s + r.errors, 0),
         runs: g,
@@ -351,10 +383,10 @@ async function main(): Promise<void> {
   const title = `Gateway vs Postfix (same run), ${MESSAGE_SIZE / 1024} KB messages, ${options.messages} per run, mean of ${options.rounds} round(s) (spread = (max-min)/mean)`;
   printTable(
     title,
-    ['senders', 'connections', 'system', 'e2e msg/s', 'e2e spread %', 'accepted msg/s', 'p50 ms', 'p99 ms', 'p99 spread %', 'cpu ms/msg', 'pg ms/msg', 'redis ms/msg', 'other cpu %', 'errors'],
+    ['senders', 'connections', 'system', 'e2e msg/s', 'e2e spread %', 'accepted msg/s', 'p50 ms', 'p99 ms', 'p99 spread %', 'cpu ms/msg', 'pg ms/msg', 'redis ms/msg', 'pg xacts/msg', 'redis cmds/msg', 'other cpu %', 'errors'],
     rows.flatMap((r) => [
-      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'gateway', r.gateway.endToEndMsgPerSec, r.gateway.endToEndSpreadPercent, r.gateway.msgPerSec, r.gateway.acceptP50Ms, r.gateway.acceptP99Ms, r.gateway.acceptP99SpreadPercent, r.gateway.gatewayCpuMsPerMsg, r.gateway.postgresCpuMsPerMsg, r.gateway.redisCpuMsPerMsg, r.gateway.otherCpuPercent, String(r.gateway.errors)],
-      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'postfix', r.postfix.endToEndMsgPerSec, r.postfix.endToEndSpreadPercent, r.postfix.msgPerSec, r.postfix.acceptP50Ms, r.postfix.acceptP99Ms, r.postfix.acceptP99SpreadPercent, r.postfix.postfixCpuMsPerMsg, '-', '-', r.postfix.otherCpuPercent, String(r.postfix.errors)],
+      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'gateway', r.gateway.endToEndMsgPerSec, r.gateway.endToEndSpreadPercent, r.gateway.msgPerSec, r.gateway.acceptP50Ms, r.gateway.acceptP99Ms, r.gateway.acceptP99SpreadPercent, r.gateway.gatewayCpuMsPerMsg, r.gateway.postgresCpuMsPerMsg, r.gateway.redisCpuMsPerMsg, r.gateway.pgXactsPerMsg, r.gateway.redisCommandsPerMsg, r.gateway.otherCpuPercent, String(r.gateway.errors)],
+      [String(r.concurrency), r.reuseConnections ? 'reused' : 'one per msg', 'postfix', r.postfix.endToEndMsgPerSec, r.postfix.endToEndSpreadPercent, r.postfix.msgPerSec, r.postfix.acceptP50Ms, r.postfix.acceptP99Ms, r.postfix.acceptP99SpreadPercent, r.postfix.postfixCpuMsPerMsg, '-', '-', '-', '-', r.postfix.otherCpuPercent, String(r.postfix.errors)],
     ]),
   );
   printTable(
