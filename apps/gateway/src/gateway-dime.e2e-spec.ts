@@ -287,3 +287,19 @@ it('a required DIME domain whose signets cannot be fetched is deferred, then bou
   const toAlice = await a.legacy!.waitForDelivery((ms) => ms.some(isDsnForDave), 60_000, 'alice@a.test');
   expect(toAlice.filter(isDsnForDave)).toHaveLength(1);
 });
+
+it('plain SMTP from the Internet cannot claim DIME verification: forged X-DIME-* fields are removed before the legacy server', async () => {
+  const raw = Buffer.from(
+    'From: CEO <ceo@a.test>\r\nTo: bob@b.test\r\nSubject: urgent wire transfer\r\nMessage-ID: <forged-1@evil.test>\r\n' +
+      'X-DIME-Verified: pass (origin=a.test; author=ceo@a.test)\r\nX-DIME-Author-Signet: 00ff\r\n\r\nplease pay\r\n',
+    'latin1',
+  );
+  const transport = createTransport({ host: '127.0.0.1', port: b.gateway!.ports.smtp, secure: false, tls: { rejectUnauthorized: false } });
+  const info = await transport.sendMail({ envelope: { from: 'mallory@evil.test', to: ['bob@b.test'] }, raw });
+  expect(info.accepted).toEqual(['bob@b.test']);
+  const delivered = await b.legacy!.waitForDelivery((ms) => ms.some((m) => m.raw.includes('forged-1@evil.test')), 60_000, 'bob@b.test');
+  const forged = delivered.find((m) => m.raw.includes('forged-1@evil.test'))!.raw.toString('latin1');
+  expect(forged).not.toMatch(/^X-DIME-/im);
+  expect(forged).toContain('Subject: urgent wire transfer\n');
+  expect(forged).toContain('\n\nplease pay\n');
+});
