@@ -98,3 +98,4 @@ export {
   type EscrowReportVerification,
 } from './reports/escrow-report';
 export { EscrowReportService, type EscrowReportTrail, type SignedEscrowReport } from './reports/escrow-report.service';
+export { createEscrowRecovery, type EscrowRecovery, type EscrowRecoveryWiring } from './recovery/escrow-recovery.factory';

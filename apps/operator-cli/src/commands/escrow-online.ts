@@ -7,21 +7,20 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, write
 import { join, resolve } from 'node:path';
 import { QueueEvents, type ConnectionOptions } from 'bullmq';
 import { auditConfigFromEnv, AuditService, HsmAuditSigner } from '@lib/audit';
-import { AuditRepository, dbConfigFromEnv, EscrowRepository, JournalRepository, openDatabase } from '@lib/db';
+import { AuditRepository, dbConfigFromEnv, openDatabase, type EscrowRepository } from '@lib/db';
 import {
-  BlindIndexer,
   createArchiveStore,
   createEscrowExportWorker,
+  createEscrowRecovery,
   escrowRecoveryConfigFromEnv,
-  EscrowExportQueue,
-  EscrowExportService,
-  EscrowRecoveryService,
-  EscrowReportService,
   exportFilePath,
   journalConfigFromEnv,
-  JournalRecordSource,
+  type EscrowExportQueue,
+  type EscrowExportService,
   type EscrowRecoveryConfig,
+  type EscrowRecoveryService,
   type EscrowReportFormat,
+  type EscrowReportService,
 } from '@lib/escrow';
 import { hsmConfigFromEnv, HsmKeystore, keyLabel } from '@lib/hsm';
 import { jobsConfigFromEnv } from '@lib/jobs';
@@ -56,19 +55,13 @@ export async function withEscrow<T>(fn: (c: EscrowContext) => Promise<T>): Promi
   try {
     const ds = await openDatabase(dbConfig, { applicationName: 'dime-gateway-cli' });
     const connection: ConnectionOptions = { host: jobs.host, port: jobs.port, maxRetriesPerRequest: null };
-    const queue = new EscrowExportQueue(connection, jobs.prefix);
+    const audit = new AuditService(new AuditRepository(ds), new HsmAuditSigner(keystore, keyLabel('audit-signing')), auditConfig);
+    const store = createArchiveStore({ ...journalConfig, archiveDir: resolve(home, journalConfig.archiveDir) });
+    const recovery = createEscrowRecovery({ config, dataSource: ds, keystore, store, audit, connection, prefix: jobs.prefix });
     try {
-      const signer = new HsmAuditSigner(keystore, keyLabel('audit-signing'));
-      const audit = new AuditService(new AuditRepository(ds), signer, auditConfig);
-      const repository = new EscrowRepository(ds);
-      const store = createArchiveStore({ ...journalConfig, archiveDir: resolve(home, journalConfig.archiveDir) });
-      const source = new JournalRecordSource(new JournalRepository(ds), new BlindIndexer(keystore, keyLabel('blind-index'), 0), keystore, store);
-      const service = new EscrowRecoveryService(repository, source, audit, queue, { requiredApprovals: config.requiredApprovals, requestTtlMs: config.requestTtlMs });
-      const exporter = new EscrowExportService(repository, source, audit, { exportDir: config.exportDir });
-      const reports = new EscrowReportService(repository, signer, undefined, audit);
-      return await fn({ service, exporter, queue, repository, reports, config, connection, prefix: jobs.prefix });
+      return await fn({ ...recovery, config, connection, prefix: jobs.prefix });
     } finally {
-      await queue.close();
+      await recovery.close();
       await ds.destroy();
     }
   } finally {
