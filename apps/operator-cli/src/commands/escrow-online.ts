@@ -117,7 +117,7 @@ export async function exportRequest(id: string, as: string, out: string): Promis
       }
       const recorded = await c.repository.findExport(id.toLowerCase());
       if (recorded === null) throw new OperatorInputError('the export job finished without recording an export');
-      const file = readFileSync(exportFilePath(c.config.exportDir, recorded.requestId));
+      const file = readFileSync(exportFilePath(c.config.exportDir, recorded.requestId, recorded.id));
       const sha256 = createHash('sha256').update(file).digest();
       if (!sha256.equals(recorded.fileSha256)) throw new OperatorInputError('the export file does not match the recorded hash');
       writeAtomically(out, [file]);

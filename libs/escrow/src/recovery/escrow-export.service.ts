@@ -45,9 +45,13 @@ export interface EscrowExportOptions {
   readonly clock?: () => Date;
 }
 
-/** The path of a request's encrypted export inside the export directory. */
-export function exportFilePath(exportDir: string, requestId: string): string {
-  return join(exportDir, `${checkUuid(requestId)}${EXPORT_FILE_SUFFIX}`);
+/**
+ * The path of one export attempt's encrypted archive: named by the request and by the export's own
+ * id (escrow_exports.id), so two attempts (a stalled job run twice) never overwrite each other and
+ * the recorded export names exactly its file.
+ */
+export function exportFilePath(exportDir: string, requestId: string, exportId: string): string {
+  return join(exportDir, `${checkUuid(requestId)}.${checkUuid(exportId, 'export id')}${EXPORT_FILE_SUFFIX}`);
 }
 
 function writeFully(fd: number, chunk: Buffer): void {
@@ -120,7 +124,8 @@ export class EscrowExportService {
     // streamed: record -> zip entry -> encrypted segments -> temporary file (fsynced, renamed);
     // memory holds one message and one segment, never the archive
     mkdirSync(this.options.exportDir, { recursive: true, mode: 0o700 });
-    const path = exportFilePath(this.options.exportDir, id);
+    const exportId = randomUUID();
+    const path = exportFilePath(this.options.exportDir, id, exportId);
     const tmp = `${path}.partial-${process.pid}-${randomUUID()}`;
     const fd = openSync(tmp, 'wx', 0o600);
     const fileHash = createHash('sha256');
@@ -177,10 +182,11 @@ export class EscrowExportService {
     const fileSha256 = fileHash.digest();
 
     const recorded = await this.repository.recordExport(
-      { id: randomUUID(), requestId: id, fileSha256, manifest, recordCount: recordIds.length, exportedBy: request.requester, exportedAt: this.clock() },
+      { id: exportId, requestId: id, fileSha256, manifest, recordCount: recordIds.length, exportedBy: request.requester, exportedAt: this.clock() },
       this.clock(),
     );
     if (!recorded) {
+      // another attempt recorded its own file first, or the request stopped being exportable: ours goes
       rmSync(path, { force: true });
       return this.refuse(request, id, 'request stopped being exportable during the export');
     }

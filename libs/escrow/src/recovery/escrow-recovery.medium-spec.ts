@@ -6,7 +6,7 @@
 // shortcuts taken in SQL); a second approval by the same approver does not count; the report's
 // numbers match the seeded period and a tampered report fails verification.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
@@ -78,6 +78,11 @@ async function runJob(requestId: string): Promise<{ ok: true; value: unknown } |
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
+}
+
+/** Export files (final or partial) of a request in the export directory. */
+function filesOf(requestId: string): string[] {
+  return readdirSync(exportDir).filter((f) => f.startsWith(requestId));
 }
 
 async function sqlAsApp(sql: string, params: unknown[]): Promise<string | null> {
@@ -175,7 +180,7 @@ describe('escrow recovery', () => {
     expect(job?.data).toEqual({ requestId: request.id });
     const result = (await job?.waitUntilFinished(events, 30_000)) as { file: string; records: number };
     expect(result.records).toBe(2);
-    expect(result.file).toBe(exportFilePath(exportDir, request.id));
+    expect(result.file).toBe(exportFilePath(exportDir, request.id, (await repo.findExport(request.id))?.id ?? 'none'));
 
     expect(readdirSync(exportDir).filter((f) => f.includes('.partial'))).toEqual([]);
     const sealed = readFileSync(result.file);
@@ -222,7 +227,7 @@ describe('escrow recovery', () => {
     const job = await runJob(request.id);
     expect(job.ok).toBe(false);
     expect(job.ok ? '' : job.reason).toContain('NOT_APPROVED');
-    expect(existsSync(exportFilePath(exportDir, request.id))).toBe(false);
+    expect(filesOf(request.id)).toEqual([]);
     // the shortcuts in SQL as the application's role
     expect(await sqlAsApp(`UPDATE escrow_requests SET status = 'approved', approved_at = now() WHERE id = $1`, [request.id])).toMatch(/fewer than 2 distinct approvals/);
     expect(
@@ -271,7 +276,7 @@ describe('escrow recovery', () => {
     await expectCode(service.requestExport(request.id, 'ann'), 'NOT_APPROVED');
     await expectCode(exporter.run(request.id), 'NOT_APPROVED');
     expect((await runJob(request.id)).ok).toBe(false);
-    expect(existsSync(exportFilePath(exportDir, request.id))).toBe(false);
+    expect(filesOf(request.id)).toEqual([]);
   });
 
   it('exports nothing after expiry, even once approved', async () => {
@@ -285,7 +290,7 @@ describe('escrow recovery', () => {
     expect((await service.get(request.id)).status).toBe('expired');
     await expectCode(exporter.run(request.id), 'NOT_APPROVED');
     expect((await runJob(request.id)).ok).toBe(false);
-    expect(existsSync(exportFilePath(exportDir, request.id))).toBe(false);
+    expect(filesOf(request.id)).toEqual([]);
     expect(await auditActions(request.id)).toContain('escrow.request.expire:success');
 
     // an open request expires by the sweep, and then takes no approvals
@@ -296,15 +301,21 @@ describe('escrow recovery', () => {
     await expectCode(service.approve(open.id, 'bob'), 'REQUEST_NOT_OPEN');
   });
 
-  it('approves a request whose two approvals arrive at the same time', async () => {
+  it('approves a request whose two approvals arrive at the same time, and records one export when two runs race', async () => {
     now = new Date('2026-11-28T10:00:00.000Z');
     const request = await openForAlice();
     const views = await Promise.all([service.approve(request.id, 'bob'), service.approve(request.id, 'cat')]);
     expect(views.map((v) => v.status).sort()).toEqual(['approved', 'open']);
     expect((await service.get(request.id)).status).toBe('approved');
-    // it is not exported here: the report period below expects what it seeds only
-    now = new Date(now.getTime() + TTL);
-    await service.expireDue();
+    // and two export runs at once (a stalled job run twice): one export is recorded, with its file
+    const runs = await Promise.allSettled([exporter.run(request.id), exporter.run(request.id)]);
+    expect(runs.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = runs.find((r) => r.status === 'rejected');
+    expect(isEscrowError(rejected?.status === 'rejected' ? rejected.reason : null, 'NOT_APPROVED')).toBe(true);
+    const recorded = await repo.findExport(request.id);
+    expect(filesOf(request.id)).toEqual([exportFilePath(exportDir, request.id, recorded?.id ?? 'none').slice(exportDir.length + 1)]);
+    const file = readFileSync(exportFilePath(exportDir, request.id, recorded?.id ?? 'none'));
+    expect(createHash('sha256').update(file).digest().equals(recorded?.fileSha256 ?? Buffer.alloc(0))).toBe(true);
   });
 
   it('counts a second approval by the same approver once', async () => {
