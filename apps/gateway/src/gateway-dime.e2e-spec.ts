@@ -4,15 +4,22 @@
 //   Postfix A -> gateway A (submission) -> DMTP -> gateway B -> Postfix B -> Maildir, and back.
 // The delivered message equals the sent one apart from trace headers (Received & co. and the
 // X-DIME-* verification headers). Everything between the two gateways passes through a recording
-// relay: neither subject, body nor either mailbox address crosses the wire. A domain whose DIME
+// relay: neither subject, body nor either mailbox address crosses the wire; decrypted with gateway
+// A's TLS key log, the DMTP message transfer carries only the two domains and the D/MIME message
+// (no chunk with headers or body readable by the relays). The signet lookup (SGNT) does name the
+// recipient's mailbox, inside TLS: that is how DIME discovery asks for a user signet. A domain whose DIME
 // policy is `required` and whose signets cannot be fetched is deferred, then bounced: never SMTP.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTransport } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
 import { startDns, type DnsServer } from '../../../test/dns/dns-server';
+import { messageVisibility } from '../../../test/dmtp/dime-visibility';
+import { dmtpTranscript } from '../../../test/dmtp/dmtp-transcript';
 import { createDimeOrg, type DimeOrg } from '../../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../../test/gateway/gateway-process';
 import { startTcpCapture, type TcpCapture } from '../../../test/gateway/tcp-capture';
@@ -20,6 +27,7 @@ import { freePort } from '../../../test/postfix/free-port';
 import { lfToCrlf, stripTraceHeaders, TRACE_HEADERS, type DeliveredMessage } from '../../../test/postfix/maildir';
 import { startPostfix, type PostfixInstance } from '../../../test/postfix/postfix-instance';
 import { createSelfSignedCert, type SelfSignedCert } from '../../../test/postfix/self-signed-cert';
+import { decryptTls13, Tls13DecryptError } from '../../../test/tls/tls13-decrypt';
 
 jest.setTimeout(300_000);
 
@@ -39,6 +47,9 @@ interface Org {
 
 let dns: DnsServer;
 let capture: TcpCapture;
+/** Gateway A's TLS secrets (node --tls-keylog), to decrypt what the capture recorded. */
+const keyLogDir = mkdtempSync(join(tmpdir(), 'gw-keylog-'));
+const keyLogFile = join(keyLogDir, 'gateway-a.keylog');
 let a: Org;
 let b: Org;
 
@@ -164,7 +175,7 @@ beforeAll(async () => {
   capture = await startTcpCapture({ host: '127.0.0.1', port: b.dmtpPort });
   const unreachablePort = await freePort();
   await Promise.all([
-    startOrg(a, { domain: 'b.test', dmtpPort: capture.port }, { DMTP_ROUTES: `b.test=127.0.0.1:${capture.port},unreachable.test=127.0.0.1:${unreachablePort}`, QUEUE_LIFETIME: '20s' }),
+    startOrg(a, { domain: 'b.test', dmtpPort: capture.port }, { DMTP_ROUTES: `b.test=127.0.0.1:${capture.port},unreachable.test=127.0.0.1:${unreachablePort}`, QUEUE_LIFETIME: '20s', NODE_OPTIONS: `--tls-keylog=${keyLogFile}` }),
     startOrg(b, { domain: 'a.test', dmtpPort: a.dmtpPort }),
   ]);
   // recipients are provisioned by their operator; alice (a sender) gets her keys on first use
@@ -189,6 +200,7 @@ afterAll(async () => {
     org.dime.cleanup();
   }
   await capture?.close();
+  rmSync(keyLogDir, { recursive: true, force: true });
   await dns?.stop();
 });
 
@@ -225,6 +237,45 @@ it('a.test -> b.test: Postfix A -> gateway A -> DMTP -> gateway B -> Postfix B d
   expect(wire.toServer.length).toBeGreaterThan(raw.length / 2);
   const seen = Buffer.concat([wire.toServer, wire.toClient]).toString('latin1');
   for (const secret of [subject, body, 'alice@a.test', 'bob@b.test', 'carol@b.test', 'Quarterly', 'secret body', 'alice', 'bob@']) expect(seen).not.toContain(secret);
+
+  // inside the TLS: decrypted with gateway A's key log, the DMTP sessions carry only the two domains
+  // and the D/MIME message gateway B stored; the message transfer names no mailbox, subject or body
+  // (the capture joins its connections: each session starts with a plaintext ClientHello/ServerHello;
+  // the last records may still be on their way, so wait until the capture ends on a record boundary)
+  const decrypted = await until(
+    'complete TLS records in the capture',
+    async () => {
+      const w = capture.captured();
+      try {
+        return decryptTls13({ clientToServer: w.toServer, serverToClient: w.toClient, keyLog: readFileSync(keyLogFile) });
+      } catch (err) {
+        if (err instanceof Tls13DecryptError && err.code === 'TRUNCATED') return undefined;
+        throw err;
+      }
+    },
+    10_000,
+  );
+  expect(decrypted.sessions.length).toBeGreaterThanOrEqual(1);
+  const transcripts = decrypted.sessions.map((s) => dmtpTranscript(s.clientToServer.applicationData, s.serverToClient.applicationData));
+  const transfers = transcripts.filter((t) => t.messages.length > 0);
+  expect(transfers).toHaveLength(1);
+  const transfer = transfers[0]!;
+  expect(transfer.replies[0]!.lines[0]).toMatch(/\bDMTPv1\b/);
+  expect(transfer.commands).toEqual(expect.arrayContaining([expect.stringMatching(/^MAIL FROM:<a\.test>( |$)/), expect.stringMatching(/^RCPT TO:<b\.test>( |$)/), 'DATA']));
+  const dime = transfer.messages[0]!;
+  expect(dime.readUInt16BE(0)).toBe(1847); // D/MIME magic (DIGEST.md §6.1)
+  const stored = await b.sql.query(`SELECT m.size FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.address = 'bob@b.test' AND m.format = 'dime'`);
+  expect(stored.rows).toEqual([{ size: dime.length }]);
+  // who holds a keyslot for which chunk: the relays (origin, destination) none for headers or content
+  const visibility = messageVisibility(dime);
+  expect(visibility.consistent).toBe(true);
+  for (const relay of ['origin', 'destination'] as const) expect(visibility.byActor[relay].filter((n) => /headers|body|attachment/.test(n))).toEqual([]);
+  expect(visibility.byActor.recipient).toEqual(expect.arrayContaining(['common headers (From, To, Subject, Date)', 'display (body)']));
+  const transferPlain = Buffer.concat([transfer.commands.join('\n'), ...transfer.messages].map((x) => Buffer.from(x))).toString('latin1');
+  for (const secret of [subject, body, 'alice@a.test', 'bob@b.test', 'carol@b.test', 'Quarterly', 'secret body']) expect(transferPlain).not.toContain(secret);
+  // signet lookups (SGNT) ask for domains and the recipient's user signet, never carry content
+  const lookupPlain = decrypted.sessions.map((s) => Buffer.concat([s.clientToServer.applicationData, s.serverToClient.applicationData]).toString('latin1')).join('');
+  for (const secret of [subject, body, 'Quarterly', 'secret body']) expect(lookupPlain).not.toContain(secret);
 });
 
 it('b.test -> a.test: the way back works the same, and the sender was provisioned as a DIME user on first use', async () => {
@@ -235,7 +286,7 @@ it('b.test -> a.test: the way back works the same, and the sender was provisione
   expect(withoutTrace(delivered!).equals(wireBytes(raw))).toBe(true);
   expect(delivered!.raw.toString('latin1')).toMatch(/^X-DIME-Verified: pass \(origin=b\.test; author=bob@b\.test\)$/m);
   const listed = operator(a, ['users', 'list']);
-  expect(listed.status).toBe(0);
+  expect({ status: listed.status, stderr: listed.stderr }).toEqual({ status: 0, stderr: '' });
   expect(listed.stdout).toContain('alice@a.test');
   // provisioned by gateway A when she first sent (test 1), not by an operator: audited as the gateway
   const audit = await a.sql.query(`SELECT actor, action FROM audit_entries WHERE object_type = 'dime-user' AND object_id = 'alice@a.test'`);
@@ -243,7 +294,8 @@ it('b.test -> a.test: the way back works the same, and the sender was provisione
 });
 
 it('a suspended recipient is refused at the door (the sender gets a DSN), never delivered', async () => {
-  expect(operator(b, ['users', 'suspend', 'carol@b.test']).status).toBe(0);
+  const suspended = operator(b, ['users', 'suspend', 'carol@b.test']);
+  expect({ status: suspended.status, stderr: suspended.stderr }).toEqual({ status: 0, stderr: '' });
   const raw = await compose('Alice <alice@a.test>', 'Carol <carol@b.test>', '<dime-3@a.test>', 'to a suspended user', 'should not arrive');
   await send(a, 'alice@a.test', ['carol@b.test'], raw);
   const row = await until(
