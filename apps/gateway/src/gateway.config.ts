@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { auditConfigFromEnv, type AuditConfig } from '@lib/audit';
+import { escrowRecoveryConfigFromEnv, journalConfigFromEnv, type EscrowRecoveryConfig, type JournalConfig } from '@lib/escrow';
 import { dbConfigFromEnv, type DbConfig, type DimePolicy, type TlsPolicy } from '@lib/db';
 import { hsmConfigFromEnv, type HsmConfig } from '@lib/hsm';
 import { jobsConfigFromEnv, type JobsConfig } from '@lib/jobs';
@@ -118,6 +119,10 @@ export interface GatewayConfig {
     readonly rsaCertFile: string | undefined;
   };
   readonly db: DbConfig;
+  /** The compliance journal, archive store and retention sweep (JOURNAL_ENABLED, ARCHIVE_*, RETENTION_SWEEP_*; docs/compliance.md). */
+  readonly journal: JournalConfig;
+  /** Escrow recovery: approvals needed, request lifetime, export directory (ESCROW_*; docs/escrow-recovery.md). */
+  readonly escrow: EscrowRecoveryConfig;
   /** Checkpoint policy of the audit trail the gateway appends to (AUDIT_CHECKPOINT_EVERY, AUDIT_CHECKPOINT_SECONDS). */
   readonly audit: AuditConfig;
   readonly jobs: JobsConfig;
@@ -238,11 +243,15 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
 
   let db: DbConfig | undefined;
   let audit: AuditConfig | undefined;
+  let journal: JournalConfig | undefined;
+  let escrow: EscrowRecoveryConfig | undefined;
   let jobs: JobsConfig | undefined;
   let hsm: HsmConfig | undefined;
   for (const [name, load] of [
     ['database', () => (db = dbConfigFromEnv(env))],
     ['audit', () => (audit = auditConfigFromEnv(env))],
+    ['journal', () => (journal = journalConfigFromEnv(env))],
+    ['escrow', () => (escrow = escrowRecoveryConfigFromEnv(env, resolve(cwd, '.local/escrow-exports')))],
     ['redis', () => (jobs = jobsConfigFromEnv(env))],
     ['hsm', () => (hsm = hsmConfigFromEnv(env))],
   ] as const) {
@@ -319,6 +328,8 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
     tls: { certFile: file('TLS_CERT_FILE'), rsaCertFile: file('TLS_RSA_CERT_FILE') },
     db: db!,
     audit: audit!,
+    escrow: escrow!,
+    journal: journal ? Object.freeze({ ...journal, archiveDir: resolve(cwd, journal.archiveDir) }) : journal!,
     jobs: jobs!,
     hsm: hsm!,
   };

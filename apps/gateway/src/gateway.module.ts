@@ -15,7 +15,9 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
-import { openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
+import { AuditService, HsmAuditSigner } from '@lib/audit';
+import { AuditRepository, openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
+import { createComplianceJournal, createEscrowRecovery, startRetentionSweep, type ComplianceJournal, type EscrowRecovery, type RetentionSweepRuntime } from '@lib/escrow';
 import {
   createHsmSecureContext,
   HsmError,
@@ -34,7 +36,7 @@ import { createDimeServices, type DimeServices } from './dime/dime.services';
 import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dime/dmtp/dmtp-server';
 import type { DmtpAcceptor } from './dime/dmtp/dmtp-session';
 import type { GatewayConfig } from './gateway.config';
-import { CLOCK, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
+import { AUDIT_SERVICE, CLOCK, COMPLIANCE_JOURNAL, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
 import type { GatewayLogger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics.server';
@@ -133,7 +135,14 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
     @Inject(GatewayListeners) private readonly listeners: GatewayListeners,
     @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
     @Inject(DeliveryRuntime) private readonly runtime: DeliveryRuntime,
+    @Inject(AUDIT_SERVICE) private readonly audit: AuditService,
+    @Inject(COMPLIANCE_JOURNAL) private readonly journal: ComplianceJournal | null,
+    @Inject(HsmKeystore) private readonly keystore: HsmKeystore,
+    @Inject(REDIS_CONNECTION) private readonly redis: ConnectionOptions,
   ) {}
+
+  private sweep: RetentionSweepRuntime | undefined;
+  private escrow: EscrowRecovery | undefined;
 
   async onApplicationBootstrap(): Promise<void> {
     const { address, smtpPort, submissionPort, metricsPort } = this.config.listen;
@@ -143,7 +152,38 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
       submission: await this.listeners.submission.listen(submissionPort, address),
       dmtp: this.listeners.dmtp ? await this.listeners.dmtp.listen(this.config.dime.dmtpPort, address) : 0,
     };
-    this.logger.info({ address, ...this.ports, hostname: this.config.hostname, localDomains: this.config.localDomains }, 'gateway ready');
+    const warn = (what: string) => (err: unknown) => this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, what);
+    if (this.journal) {
+      // the disposition sweep: a repeatable BullMQ job (one runs per period across all gateways)
+      this.sweep = await startRetentionSweep(
+        this.config.journal,
+        { dataSource: this.dataSource, store: this.journal.store, signer: new HsmAuditSigner(this.keystore, keyLabel('audit-signing')), audit: this.audit },
+        { connection: this.redis, prefix: this.config.jobs.prefix },
+        warn('retention sweep failed'),
+      );
+      // escrow exports enqueued by operators run here too; open requests past their lifetime expire
+      this.escrow = createEscrowRecovery({
+        config: this.config.escrow,
+        dataSource: this.dataSource,
+        keystore: this.keystore,
+        store: this.journal.store,
+        indexer: this.journal.indexer,
+        audit: this.audit,
+        connection: this.redis,
+        prefix: this.config.jobs.prefix,
+        runWorker: true,
+        expirySweepMs: 60_000,
+        onError: warn('escrow export or expiry failed'),
+      });
+      // an idle tail of the audit trail gets its HSM-signed checkpoint within AUDIT_CHECKPOINT_SECONDS
+      this.audit.startCheckpointTimer(warn('audit checkpoint failed'));
+    } else if (this.config.dime.enabled) {
+      this.audit.startCheckpointTimer(warn('audit checkpoint failed'));
+    }
+    this.logger.info(
+      { address, ...this.ports, hostname: this.config.hostname, localDomains: this.config.localDomains, dime: this.config.dime.enabled, journal: this.journal !== null },
+      'gateway ready',
+    );
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -153,6 +193,9 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
     await Promise.all([this.listeners.smtp.drain(grace), this.listeners.submission.drain(grace), this.listeners.dmtp?.drain(grace)]);
     this.logger.info('listeners closed; stopping workers');
     await this.runtime.stop();
+    await this.sweep?.close();
+    await this.escrow?.close();
+    this.audit.stopCheckpointTimer();
     await this.metricsServer.close();
     await this.dataSource.destroy();
     this.logger.info('gateway stopped');
@@ -174,10 +217,20 @@ class GatewayCoreModule {
         { provide: DATA_SOURCE, useFactory: () => openDatabase(config.db, { applicationName: 'dime-gateway' }) },
         { provide: QueueRepository, useFactory: (ds: DataSource) => new QueueRepository(ds), inject: [DATA_SOURCE] },
         {
-          provide: DIME_SERVICES,
-          useFactory: async (ds: DataSource, keystore: HsmKeystore): Promise<DimeServices | null> =>
-            config.dime.enabled ? createDimeServices(config, keystore, ds, logger) : null,
+          provide: AUDIT_SERVICE,
+          useFactory: (ds: DataSource, keystore: HsmKeystore) => new AuditService(new AuditRepository(ds), new HsmAuditSigner(keystore, keyLabel('audit-signing')), config.audit),
           inject: [DATA_SOURCE, HsmKeystore],
+        },
+        {
+          provide: COMPLIANCE_JOURNAL,
+          useFactory: (ds: DataSource, keystore: HsmKeystore): Promise<ComplianceJournal | null> => createComplianceJournal(config.journal, keystore, ds),
+          inject: [DATA_SOURCE, HsmKeystore],
+        },
+        {
+          provide: DIME_SERVICES,
+          useFactory: async (ds: DataSource, keystore: HsmKeystore, audit: AuditService): Promise<DimeServices | null> =>
+            config.dime.enabled ? createDimeServices(config, keystore, ds, audit) : null,
+          inject: [DATA_SOURCE, HsmKeystore, AUDIT_SERVICE],
         },
         {
           provide: SpoolService,
@@ -186,7 +239,7 @@ class GatewayCoreModule {
           inject: [DATA_SOURCE, HsmKeystore],
         },
       ],
-      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService, DIME_SERVICES],
+      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService, DIME_SERVICES, AUDIT_SERVICE, COMPLIANCE_JOURNAL],
     };
   }
 }

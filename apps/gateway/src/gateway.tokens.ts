@@ -12,5 +12,9 @@ export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
 /** `() => number`, the clock (ms since epoch); tests pass a fake one (STYLE.md 9). */
 export const CLOCK = Symbol('CLOCK');
+/** The gateway's `AuditService` (libs/audit): appends to the hash-chained trail, HSM-signed checkpoints. */
+export const AUDIT_SERVICE = Symbol('AUDIT_SERVICE');
+/** `ComplianceJournal | null` (libs/escrow createComplianceJournal): null when JOURNAL_ENABLED is off. */
+export const COMPLIANCE_JOURNAL = Symbol('COMPLIANCE_JOURNAL');
 /** `DimeServices | null` (dime/dime.services.ts): null when DIME_ENABLED is off. */
 export const DIME_SERVICES = Symbol('DIME_SERVICES');

@@ -12,7 +12,8 @@ import type { ConnectionOptions, Worker } from 'bullmq';
 import { DeliveredRecorder, DomainPolicyRepository, QueueRepository, type DataSource } from '@lib/db';
 import type { GatewayConfig } from '../gateway.config';
 import type { DimeServices } from '../dime/dime.services';
-import { DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
+import type { ComplianceJournal } from '@lib/escrow';
+import { COMPLIANCE_JOURNAL, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from '../gateway.tokens';
 import type { GatewayLogger } from '../observability/logger';
 import { GatewayMetrics } from '../observability/metrics';
 import { ClassifyStep } from '../pipeline/classify.step';
@@ -203,8 +204,23 @@ export class DeliveryModule {
             spool: SpoolService,
             metrics: GatewayMetrics,
             dime: DimeServices | null | undefined,
-          ) => createDeliveryRuntime({ config, logger, connection, dataSource, spool, metrics, dime }, options),
-          inject: [GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION, DATA_SOURCE, SpoolService, GatewayMetrics, { token: DIME_SERVICES, optional: true }],
+            journal: ComplianceJournal | null | undefined,
+          ) =>
+            createDeliveryRuntime(
+              { config, logger, connection, dataSource, spool, metrics, dime },
+              // the compliance journal's sink when JOURNAL_ENABLED (journal step: before any delivery job exists)
+              journal && !options.journalSink ? { ...options, journalSink: journal.sink } : options,
+            ),
+          inject: [
+            GATEWAY_CONFIG,
+            LOGGER,
+            REDIS_CONNECTION,
+            DATA_SOURCE,
+            SpoolService,
+            GatewayMetrics,
+            { token: DIME_SERVICES, optional: true },
+            { token: COMPLIANCE_JOURNAL, optional: true },
+          ],
         },
         { provide: GatewayQueues, useFactory: (r: DeliveryRuntime) => r.queues, inject: [DeliveryRuntime] },
         { provide: LocalMessageEnqueuer, useFactory: (r: DeliveryRuntime) => r.enqueuer, inject: [DeliveryRuntime] },

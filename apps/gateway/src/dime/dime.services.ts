@@ -4,11 +4,10 @@
 // The org POK and org encryption key stay in the HSM (HsmSigner / HsmKeyAgreement).
 import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
-import { AuditService, HsmAuditSigner } from '@lib/audit';
-import { AuditRepository, DimeUserRepository, type DataSource } from '@lib/db';
+import type { AuditService } from '@lib/audit';
+import { DimeUserRepository, type DataSource } from '@lib/db';
 import { HsmError, HsmKeyAgreement, HsmKeyRotation, HsmSigner, keyLabel, type HsmKeystore } from '@lib/hsm';
 import type { GatewayConfig } from '../gateway.config';
-import type { GatewayLogger } from '../observability/logger';
 import { DnsDimeDirectory } from './discovery/dns-dime-directory';
 import { DimeDoorChecker } from './open/dime-door-checker';
 import { DimeInboundOpener } from './open/dime-inbound-opener';
@@ -45,7 +44,7 @@ export async function createDimeServices(
   config: GatewayConfig,
   keystore: HsmKeystore,
   dataSource: DataSource,
-  logger: GatewayLogger,
+  audit: AuditService,
 ): Promise<DimeServices> {
   if (!config.dime.orgSignetFile) throw new Error('ORG_SIGNET_FILE is not set: DIME needs the org signet made by appliance/hsm-init.sh');
   const orgSignet = readOrgSignetFile(config.dime.orgSignetFile);
@@ -68,9 +67,6 @@ export async function createDimeServices(
     createDimeResolver(config.delivery.dnsServers),
   );
   // users provisioned on first use are recorded in the audit trail (actor system:gateway)
-  const audit = new AuditService(new AuditRepository(dataSource), new HsmAuditSigner(keystore, keyLabel('audit-signing')), config.audit);
-  // an idle tail of the trail gets its signed checkpoint within AUDIT_CHECKPOINT_SECONDS (timer unref'd)
-  audit.startCheckpointTimer((err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'audit checkpoint failed'));
   const users = new DimeUserService(
     new DimeUserRepository(dataSource),
     keystore,
