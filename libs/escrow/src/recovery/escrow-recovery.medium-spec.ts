@@ -265,6 +265,16 @@ describe('escrow recovery', () => {
     expect(await auditActions(request.id)).toContain('escrow.request.approve:denied');
   });
 
+  it('keeps the requester\'s export key fixed: the runtime role cannot swap it in SQL before an export', async () => {
+    now = new Date('2026-11-27T15:30:00.000Z');
+    await openForAlice('dan');
+    const other = generatePublicSpki(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+    expect(await sqlAsApp(`UPDATE principals SET public_key = $1 WHERE name = 'dan'`, [other])).toMatch(/export key is fixed once set/);
+    // nor can a key be slipped onto a keyless principal who already has requests
+    expect(await sqlAsApp(`UPDATE principals SET public_key = NULL WHERE name = 'dan'`, [])).toMatch(/export key is fixed once set/);
+    expect(await sqlAsApp(`UPDATE principals SET name = 'dan2' WHERE name = 'dan'`, [])).toMatch(/name never changes/);
+  });
+
   it('exports nothing after a denial, and takes no decisions after it', async () => {
     now = new Date('2026-11-27T16:00:00.000Z');
     const request = await openForAlice();
