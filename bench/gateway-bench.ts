@@ -30,7 +30,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const MESSAGE_SIZE = 10 * 1024;
 const SINK_DOMAIN = 'remote.test';
 
-interface Options {
+export interface Options {
   messages: number;
   rounds: number;
   warmup: number;
@@ -40,6 +40,8 @@ interface Options {
   gatewayOnly: boolean;
   /** Cells to run ("10r", "50n", ...); all four by default. */
   cells: readonly string[] | undefined;
+  /** A prepared gateway token (e.g. with the journal's keys; its creator cleans it up); default a new createGatewayToken(). */
+  token?: GatewayToken;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -104,7 +106,7 @@ async function startRedis(): Promise<{ port: number; pid: number; stop(): Promis
   };
 }
 
-interface Cell {
+export interface Cell {
   concurrency: number;
   reuseConnections: boolean;
 }
@@ -134,17 +136,17 @@ export interface GatewayRunResult {
   stages: Record<string, { count: number; meanMs: number; p50Ms: number; p99Ms: number }>;
 }
 
-class GatewayBench {
+export class GatewayBench {
   private constructor(
     readonly gateway: GatewayProcess,
     readonly sink: SmtpSink,
-    private readonly db: TestDatabase,
+    readonly db: TestDatabase,
     private readonly token: GatewayToken,
     private readonly redis: Awaited<ReturnType<typeof startRedis>>,
   ) {}
 
   static async start(options: Options): Promise<GatewayBench> {
-    const token = await createGatewayToken();
+    const token = options.token ?? (await createGatewayToken());
     const db = await createTestDatabase('dime_bench');
     const redis = await startRedis();
     const sink = await startSmtpSink({ hostname: 'sink.test' });
