@@ -28,7 +28,15 @@ if (file) {
   const record = (name, startNs, failed) => {
     const s = (stats[name] ??= { calls: 0, errors: 0, ms: 0 });
     s.calls++;
-    if (failed) s.errors++;
+    if (failed) {
+      s.errors++;
+      // what failed, with its cause chain (the gateway logs only the SMTP reply of a failed seal)
+      const chain = [];
+      for (let e = failed, i = 0; e && i < 4; e = e.cause, i++) chain.push(`${e.code ?? e.name ?? ''}: ${String(e.message ?? e).slice(0, 160)}`);
+      const key = chain.join(' <- ');
+      s.errorMessages ??= {};
+      if (key in s.errorMessages || Object.keys(s.errorMessages).length < 10) s.errorMessages[key] = (s.errorMessages[key] ?? 0) + 1;
+    }
     s.ms += Number(process.hrtime.bigint() - startNs) / 1e6;
   };
   const wrap = (cls, className) => {
@@ -44,14 +52,14 @@ if (file) {
         try {
           result = original.apply(this, args);
         } catch (err) {
-          record(name, start, true);
+          record(name, start, err ?? true);
           throw err;
         }
         if (result && typeof result.then === 'function') {
           return result.then(
             (v) => (record(name, start, false), v),
             (e) => {
-              record(name, start, true);
+              record(name, start, e ?? true);
               throw e;
             },
           );

@@ -83,7 +83,7 @@ export interface DimePathOptions {
 }
 
 /** Per gateway, per message: calls and wall ms of each instrumented method (HsmKeystore.*, DnsDimeDirectory.*, Dime*.*). */
-export type CallStats = Record<string, { calls: number; errors: number; ms: number }>;
+export type CallStats = Record<string, { calls: number; errors: number; ms: number; errorMessages?: Record<string, number> }>;
 
 export interface DimeRunResult {
   sent: number;
@@ -146,6 +146,9 @@ export interface DimePathReport {
   /** Warning and error log lines of the gateways over the whole run, counted by message. */
   readonly gatewayWarnings: Record<string, number>;
 }
+
+/** Info-level log lines that mean a delivery attempt failed (a retry follows). */
+const RETRY_LOG_LINES = new Set(['deferred', 'not sealed', 'DMTP session failed', 'bounced']);
 
 // ---- harness ---------------------------------------------------------------------------------------
 
@@ -236,6 +239,8 @@ function diffStats(after: CallStats, before: CallStats, divisor = 1): CallStats 
     const b = before[name] ?? { calls: 0, errors: 0, ms: 0 };
     if (s.calls === b.calls) continue;
     out[name] = { calls: (s.calls - b.calls) / divisor, errors: (s.errors - b.errors) / divisor, ms: (s.ms - b.ms) / divisor };
+    // failures by message since the gateway started (not per run): why a seal or a verify failed
+    if (s.errorMessages) out[name].errorMessages = s.errorMessages;
   }
   return out;
 }
@@ -464,7 +469,7 @@ class DimePathHarness {
     };
   }
 
-  /** warn/error lines of both gateways' logs so far, counted by message (the evidence for retries). */
+  /** warn/error lines, and retries, of both gateways' logs so far, counted by message (the evidence for retries). */
   logSummary(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [side, org] of [
@@ -473,7 +478,8 @@ class DimePathHarness {
     ] as const) {
       for (const line of org.gateway?.output().split('\n') ?? []) {
         const m = /"level":(\d+).*?"msg":"([^"]*)"/.exec(line);
-        if (!m || Number(m[1]) < 40) continue;
+        // warnings and errors, and the info lines of a delivery that did not go through at once
+        if (!m || (Number(m[1]) < 40 && !RETRY_LOG_LINES.has(m[2]!))) continue;
         const err = /"(?:err|reason|reply|error)":"([^"]{0,160})/.exec(line)?.[1] ?? '';
         const key = `${side} ${m[2]}${err ? `: ${err}` : ''}`;
         out[key] = (out[key] ?? 0) + 1;
@@ -725,7 +731,15 @@ export function printDimePathReport(report: DimePathReport): void {
     ]),
   );
   const warnings = Object.entries(report.gatewayWarnings).sort((x, y) => y[1] - x[1]);
-  if (warnings.length) printTable('Gateway warnings/errors over the whole run (count by message; logs in bench/results/gateway-dime-bench.*.log)', ['count', 'line'], warnings.slice(0, 15).map(([k, n]) => [String(n), k]));
+  const failures = new Map<string, number>();
+  for (const c of report.cells) {
+    const last = c.dime[c.dime.length - 1];
+    for (const [side, stats] of [['A', last?.perMessage.a], ['B', last?.perMessage.b]] as const) {
+      for (const [name, s] of Object.entries(stats ?? {})) for (const [msg, n] of Object.entries(s.errorMessages ?? {})) failures.set(`${side} ${name}: ${msg}`, Math.max(failures.get(`${side} ${name}: ${msg}`) ?? 0, n));
+    }
+  }
+  if (failures.size) printTable('Failed instrumented calls since the gateways started (count by error and cause chain)', ['count', 'call: error'], [...failures].sort((x, y) => y[1] - x[1]).slice(0, 12).map(([k, n]) => [String(n), k]));
+  if (warnings.length) printTable('Gateway warnings, errors and failed delivery attempts over the whole run (count by message; logs in bench/results/gateway-dime-bench.*.log)', ['count', 'line'], warnings.slice(0, 15).map(([k, n]) => [String(n), k]));
   console.log(`\nsetup: ${report.options.recipients} recipients provisioned in ${report.setup.provisionSeconds.toFixed(0)} s, gateways ready in ${report.setup.gatewaysStartSeconds.toFixed(0)} s; machine ${cpus().length} cores`);
 }
 
