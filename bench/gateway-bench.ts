@@ -157,6 +157,8 @@ export class GatewayBench {
       LOG_LEVEL: options.logLevel,
       RECOVERY_INTERVAL: '1h',
       MAX_CONNECTIONS: '1000',
+      // the product's default (the test harness starts gateways with a smaller 2xx pool)
+      DELIVERED_POOL_SIZE: '10',
       ...options.env,
     };
     if (options.cpuProfDir) {

@@ -152,6 +152,9 @@ function gatewayEnv(options: GatewayProcessOptions, queuePrefix: string, spoolDi
     SMTP_PORT: '0',
     SUBMISSION_PORT: '0',
     DMTP_PORT: '0',
+    // the 2xx-recording pool is warmed at boot: keep it small so that several gateways and the
+    // tests' own clients fit in PostgreSQL's default 100 connections (options.env may raise it)
+    DELIVERED_POOL_SIZE: '4',
     METRICS_PORT: '0',
     ...options.env,
   };

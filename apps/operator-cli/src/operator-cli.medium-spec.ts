@@ -1,43 +1,21 @@
 // The `dime-gateway` audit contract, run as the built bin in a child process: export -> verify
 // (JSON shape, exit codes), public-key, checkpoint; verify stays offline (works with the database
 // and the HSM unreachable); bad input exits 1 with one line on stderr, never a stack trace.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AuditService, HsmAuditSigner, spkiToPem } from '@lib/audit';
 import { AuditRepository, migrateDatabase, openDatabase, type DataSource, type DbConfig } from '@lib/db';
 import { HsmKeystore, keyLabel } from '@lib/hsm';
 import { appRoleConfig, ensureAppRoleLogin } from '../../../test/audit/audit-database';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../../../test/hsm/softhsm-token';
+import { ensureOperatorCliBuilt, runOperatorCli } from '../../../test/operator-cli';
 
 jest.setTimeout(60_000);
 
-const ROOT = resolve(__dirname, '../../..');
-const BIN = join(ROOT, 'dist/apps/operator-cli/src/main.js');
 
-/** Newest mtime under dir (ts sources only). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) t = Math.max(t, newest(p));
-    else if (entry.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
 
-function ensureBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(BIN).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  const sources = Math.max(newest(join(ROOT, 'apps/operator-cli/src')), newest(join(ROOT, 'libs/audit/src')), newest(join(ROOT, 'libs/db/src')));
-  if (built < sources) execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 let db: TestDatabase;
 let app: DbConfig;
@@ -49,12 +27,11 @@ let env: Record<string, string>;
 let publicKeyPem: string;
 
 function cli(args: readonly string[], extraEnv: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...extraEnv }, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runOperatorCli(args, { cwd: dir, env: { ...env, ...extraEnv } });
 }
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureOperatorCliBuilt();
   db = await createTestDatabase('dime_audit_cli');
   await migrateDatabase(db.config);
   ensureAppRoleLogin(db.config);

@@ -4,21 +4,19 @@
 // the journaled message byte for byte; a signed CSV report verifies offline and a tampered one
 // does not. Runs the built bin (built first when a source is newer, as the audit CLI test does);
 // each failure is one line on stderr, exit 1.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { HsmAuditSigner, spkiToPem } from '@lib/audit';
 import { JournalRepository, RetentionRepository } from '@lib/db';
 import { BlindIndexer, FsArchiveStore, JournalService, loadEscrowPublicKey } from '@lib/escrow';
 import { createComplianceEnv, type ComplianceEnv } from '../../../../test/compliance/compliance-env';
+import { ensureOperatorCliBuilt, runOperatorCli } from '../../../../test/operator-cli';
 
 jest.setTimeout(120_000);
 
-const ROOT = resolve(__dirname, '../../../..');
-const BIN = join(ROOT, 'dist/apps/operator-cli/src/main.js');
 const prefix = `escrow-cli-${randomBytes(4).toString('hex')}`;
 const MESSAGE = Buffer.from('From: alice@acme.example\r\nTo: x@partner.example\r\nSubject: cli\r\n\r\nbody\r\n\x00\xfe', 'latin1');
 
@@ -26,31 +24,10 @@ let env: ComplianceEnv;
 let dir: string;
 let cliEnv: Record<string, string>;
 
-/** Newest mtime of the .ts sources under dir. */
-function newest(path: string): number {
-  let t = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const p = join(path, entry.name);
-    if (entry.isDirectory()) t = Math.max(t, newest(p));
-    else if (entry.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
 
-function ensureBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(BIN).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  const dirs = ['apps/operator-cli/src', 'libs/escrow/src', 'libs/audit/src', 'libs/db/src', 'libs/jobs/src', 'libs/hsm/src'];
-  if (built < Math.max(...dirs.map((d) => newest(join(ROOT, d))))) execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 function cli(args: readonly string[], extra: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...cliEnv, ...extra }, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runOperatorCli(args, { cwd: dir, env: { ...cliEnv, ...extra } });
 }
 
 function json(r: { status: number | null; stdout: string; stderr: string }): Record<string, unknown> {
@@ -59,7 +36,7 @@ function json(r: { status: number | null; stdout: string; stderr: string }): Rec
 }
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureOperatorCliBuilt();
   env = await createComplianceEnv('dime_escrow_cli');
   const retention = new RetentionRepository(env.ds);
   await retention.insertPolicy({ name: 'acme', scope: 'domain', scopeValue: 'acme.example', retentionDays: 30, action: 'dispose', priority: 1, enabled: true });

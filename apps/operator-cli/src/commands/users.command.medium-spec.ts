@@ -2,10 +2,9 @@
 // PostgreSQL database (runtime role dime_app) and a SoftHSM2 token holding the org POK, the user KEK
 // and the audit key; the org signet and `_dx` record are where hsm-init puts them (.local/hsm/).
 // The built bin, like the audit CLI test (built first when a source is newer than it).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   armorSignet,
   createOrgSignet,
@@ -26,10 +25,10 @@ import { HsmKeyAgreement, HsmKeystore, HsmSigner, keyLabel } from '@lib/hsm';
 import { appRoleConfig, ensureAppRoleLogin } from '../../../../test/audit/audit-database';
 import { createTestDatabase, type TestDatabase } from '../../../../test/database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../../../../test/hsm/softhsm-token';
+import { ensureOperatorCliBuilt, runOperatorCli } from '../../../../test/operator-cli';
 
 jest.setTimeout(120_000);
 
-const ROOT = resolve(__dirname, '../../../..');
 
 let db: TestDatabase;
 let ds: DataSource;
@@ -40,33 +39,11 @@ let env: Record<string, string>;
 let orgSignet: Signet;
 let dxRecord: string;
 
-const BIN = join(ROOT, 'dist/apps/operator-cli/src/main.js');
 
-/** Newest mtime under dir (ts sources only). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) t = Math.max(t, newest(p));
-    else if (entry.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
 
-function ensureBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(BIN).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  const sources = Math.max(...['apps/operator-cli/src', 'libs/dime-users/src', 'libs/db/src', 'libs/audit/src', 'libs/dime/src'].map((d) => newest(join(ROOT, d))));
-  if (built < sources) execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 function cli(args: readonly string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runOperatorCli(args, { cwd: dir, env });
 }
 
 const lines = (text: string): Array<Record<string, unknown>> =>
@@ -77,7 +54,7 @@ const lines = (text: string): Array<Record<string, unknown>> =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureOperatorCliBuilt();
   db = await createTestDatabase('dime_users_cli');
   await migrateDatabase(db.config);
   ensureAppRoleLogin(db.config);
