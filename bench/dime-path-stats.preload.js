@@ -2,7 +2,8 @@
 // bench/dime-path-stats.preload.js" with DIME_PATH_STATS_FILE set counts and times, inside a gateway
 // child, the calls the benchmark attributes time to: every HsmKeystore method (the HSM calls), the
 // DnsDimeDirectory lookups (calls, and the cold ones that go to DNS / DMTP SGNT), and the DIME steps
-// (DimeSealer.seal, DimeMessageVerifier.verify, DimeDoorChecker.check, DimeInboundOpener.open).
+// (DimeSealer.seal, DimeMessageVerifier.verify, DimeDoorChecker.check, DimeInboundOpener.open) and the
+// outbound DMTP client (DmtpClient.connect, deliver).
 // Wall time per call (start -> settle), so under load it includes waiting (thread pool, event loop).
 // The totals are written as JSON to the file every 500 ms and at exit; the bench diffs two readings.
 // Classes are wrapped on their prototype the first time a module exporting them is loaded.
@@ -21,6 +22,8 @@ if (file) {
     DimeDoorChecker: ['check'],
     DimeInboundOpener: ['open'],
     DimeUserService: ['withUserKeys', 'ensure', 'find'],
+    // outbound DMTP: connect (TCP + TLS handshake with the peer's HSM key + peer check + greeting) and the transfer
+    DmtpClient: ['static:connect', 'deliver', 'quit'],
   };
   /** name -> { calls, errors, ms } */
   const stats = {};
@@ -42,11 +45,14 @@ if (file) {
   const wrap = (cls, className) => {
     if (patched.has(cls)) return;
     patched.add(cls);
-    for (const method of TARGETS[className]) {
-      const original = cls.prototype[method];
+    for (const entry of TARGETS[className]) {
+      const isStatic = entry.startsWith('static:');
+      const method = isStatic ? entry.slice(7) : entry;
+      const owner = isStatic ? cls : cls.prototype;
+      const original = owner[method];
       if (typeof original !== 'function') continue;
       const name = `${className}.${method}`;
-      cls.prototype[method] = function (...args) {
+      owner[method] = function (...args) {
         const start = process.hrtime.bigint();
         let result;
         try {
