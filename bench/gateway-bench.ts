@@ -7,7 +7,9 @@
 // PostgreSQL backends and of its (private) Redis, and the gateway's own latency histograms.
 //   npm run bench:gateway -- [--messages N] [--rounds R] [--quick] [--log-level L] [--cpu-prof DIR]
 //     [--gateway-only] [--cells 10r,50r,10n,50n]   (iteration: skip Postfix / run some cells only;
-//     r = connection reuse, n = one message per connection)
+//     r = connection reuse, n = one message per connection) [--no-dime] [--dime-messages N]
+// Then the DIME path (bench/dime-path.ts): org A's legacy-side load -> gateway A -> DMTP -> gateway B
+// -> sink, next to Postfix relaying the same load and the crypto-only ceiling, in the same run.
 //   (writes bench/results/gateway-bench.json; needs PostgreSQL, redis-server, SoftHSM, Postfix)
 import { execFileSync, spawn } from 'node:child_process';
 import { Client } from 'pg';
@@ -17,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
 import { freePort } from '../test/postfix/free-port';
+import { printDimePathReport, runDimePath, writeDimePathResults } from './dime-path';
 import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/process-group';
 import { registerPeer } from '../test/postfix/process-registry';
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
@@ -40,6 +43,10 @@ export interface Options {
   gatewayOnly: boolean;
   /** Cells to run ("10r", "50n", ...); all four by default. */
   cells: readonly string[] | undefined;
+  /** Also run the DIME path (bench/dime-path.ts) after the plain cells (default true; --no-dime). */
+  dime?: boolean;
+  /** Messages per DIME path cell (--dime-messages; the DIME path is several times slower). */
+  dimeMessages?: number;
   /** A prepared gateway token (e.g. with the journal's keys; its creator cleans it up); default a new createGatewayToken(). */
   token?: GatewayToken;
 }
@@ -75,6 +82,8 @@ function parseArgs(argv: readonly string[]): Options {
     env,
     gatewayOnly: argv.includes('--gateway-only'),
     cells: value('--cells')?.split(','),
+    dime: !argv.includes('--no-dime'),
+    dimeMessages: int('--dime-messages', quick ? 200 : 500),
   };
 }
 
@@ -420,6 +429,19 @@ async function main(): Promise<void> {
   console.log(`\nPostgreSQL shared processes (WAL writer, checkpointer, other jobs' databases) during gateway runs: ${rows.map((r) => r.gateway.postgresSharedCpuMsPerMsg.toFixed(2)).join(' / ')} ms/msg (indicative only)`);
   console.log(`Postfix tuning: ${Object.entries(POSTFIX_THROUGHPUT_TUNING).map(([k, v]) => `${k}=${v}`).join(', ')}; gateway log level ${options.logLevel}${Object.keys(options.env).length ? `, env ${JSON.stringify(options.env)}` : ''}`);
   console.log(`\nwrote ${writeResults('gateway-bench', { options: { ...options, messageSize: MESSAGE_SIZE }, postfixTuning: POSTFIX_THROUGHPUT_TUNING, results: rows })}`);
+
+  if (options.dime) {
+    console.log('\n== the DIME path: org A legacy side -> gateway A -> DMTP -> gateway B -> sink (bench/dime-path.ts)');
+    const report = await runDimePath({
+      messages: options.dimeMessages ?? 500,
+      rounds: options.rounds,
+      postfix: !options.gatewayOnly,
+      logLevel: options.logLevel,
+      cells,
+    });
+    printDimePathReport(report);
+    console.log(`\nwrote ${writeDimePathResults(report)}`);
+  }
 }
 
 if (require.main === module) {
