@@ -15,10 +15,8 @@
 // the gateways' DIME step wall times and latency histograms.
 // Called by bench/gateway-dime-bench.ts (standalone) and meant to be called from gateway-bench.ts:
 //   const report = await runDimePath({ messages: 500 }); printDimePathReport(report);
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as secp from 'secp256k1';
@@ -36,6 +34,7 @@ import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/proces
 import { registerPeer } from '../test/postfix/process-registry';
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
+import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { printTable, timeLoop, writeResults } from './bench-util';
 import { runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
 import { diffHistograms, histogramQuantile, parseHistogram } from './prometheus-text';
@@ -152,33 +151,6 @@ const RETRY_LOG_LINES = new Set(['deferred', 'not sealed', 'DMTP session failed'
 
 // ---- harness ---------------------------------------------------------------------------------------
 
-/** A private redis-server (no persistence) so its CPU is the gateways' alone (as gateway-bench does). */
-async function startRedis(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  if (child.pid === undefined) throw new Error('redis-server did not start');
-  const unregister = registerPeer({ pid: child.pid });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = connect({ host: '127.0.0.1', port });
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (up) break;
-    if (i > 100) throw new Error('redis-server does not answer');
-    await sleep(50);
-  }
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      unregister();
-    },
-  };
-}
 
 interface Org {
   readonly dime: DimeOrg;
@@ -266,7 +238,7 @@ class DimePathHarness {
     readonly a: Org,
     readonly b: Org,
     readonly sink: SmtpSink,
-    private readonly redis: Awaited<ReturnType<typeof startRedis>>,
+    private readonly redis: PrivateRedis,
     private readonly dns: DnsServer,
     private readonly statsDir: string,
     /** Org B's token opened in this process (provisioning, then the ceiling's HSM timings). */
@@ -290,8 +262,8 @@ class DimePathHarness {
         orgs.push({ dime, db, dmtpPort: await freePort(), statsFile: join(statsDir, `${domain}.json`) });
       }
       const [a, b] = orgs as [Org, Org];
-      const redis = await startRedis();
-      cleanups.push(() => redis.stop());
+      const redis = await startPrivateRedis();
+      cleanups.push(() => redis.destroy());
       const sink = await startSmtpSink({ hostname: 'sink.b.test' });
       cleanups.push(() => sink.stop());
       const dns = await startDns({ zones: ['test'], records: { txt: { [`_dx.${DOMAIN_A}`]: [a.dime.dxTxt], [`_dx.${DOMAIN_B}`]: [b.dime.dxTxt] } } });

@@ -11,19 +11,17 @@
 // Then the DIME path (bench/dime-path.ts): org A's legacy-side load -> gateway A -> DMTP -> gateway B
 // -> sink, next to Postfix relaying the same load and the crypto-only ceiling, in the same run.
 //   (writes bench/results/gateway-bench.json; needs PostgreSQL, redis-server, SoftHSM, Postfix)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
-import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
-import { freePort } from '../test/postfix/free-port';
 import { printDimePathReport, runDimePath, writeDimePathResults } from './dime-path';
 import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/process-group';
-import { registerPeer } from '../test/postfix/process-registry';
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
+import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { printTable, writeResults } from './bench-util';
 import { POSTFIX_THROUGHPUT_TUNING, runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
 import { diffHistograms, histogramQuantile, parseHistogram, type HistogramSeries } from './prometheus-text';
@@ -87,33 +85,6 @@ function parseArgs(argv: readonly string[]): Options {
   };
 }
 
-/** A private redis-server (no persistence, like the test machine's shared one) so its CPU is the gateway's alone. */
-async function startRedis(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  if (child.pid === undefined) throw new Error('redis-server did not start');
-  const unregister = registerPeer({ pid: child.pid });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port });
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (i > 100) throw new Error('redis-server does not answer');
-    await sleep(50);
-  }
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      unregister();
-    },
-  };
-}
 
 export interface Cell {
   concurrency: number;
@@ -151,13 +122,13 @@ export class GatewayBench {
     readonly sink: SmtpSink,
     readonly db: TestDatabase,
     private readonly token: GatewayToken,
-    private readonly redis: Awaited<ReturnType<typeof startRedis>>,
+    private readonly redis: PrivateRedis,
   ) {}
 
   static async start(options: Options): Promise<GatewayBench> {
     const token = options.token ?? (await createGatewayToken());
     const db = await createTestDatabase('dime_bench');
-    const redis = await startRedis();
+    const redis = await startPrivateRedis();
     const sink = await startSmtpSink({ hostname: 'sink.test' });
     const env: Record<string, string> = {
       STATIC_ROUTES: `${SINK_DOMAIN}=127.0.0.1:${sink.port}`,
@@ -180,7 +151,7 @@ export class GatewayBench {
       if (!gateway.ready) throw new Error(`gateway did not start:\n${gateway.output().slice(-4000)}`);
       return new GatewayBench(gateway, sink, db, token, redis);
     } catch (error) {
-      await Promise.allSettled([sink.stop(), redis.stop(), db.drop()]);
+      await Promise.allSettled([sink.stop(), redis.destroy(), db.drop()]);
       token.cleanup();
       throw error;
     }
@@ -287,7 +258,7 @@ export class GatewayBench {
     if (exit.code !== 0) console.error(`gateway exit ${JSON.stringify(exit)}:\n${this.gateway.output().slice(-2000)}`);
     removeSpoolDir(this.gateway.spoolDir);
     await this.sink.stop();
-    await this.redis.stop();
+    await this.redis.destroy();
     await this.db.drop();
     this.token.cleanup();
   }
