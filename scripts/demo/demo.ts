@@ -28,7 +28,7 @@ import { lfToCrlf, stripTraceHeaders, TRACE_HEADERS, type DeliveredMessage } fro
 import { startPostfix, type PostfixInstance } from '../../test/postfix/postfix-instance';
 import { createSelfSignedCert, type SelfSignedCert } from '../../test/postfix/self-signed-cert';
 import { certificatesOfMessage, decryptTls13, parseTlsRecords, type Tls13Session, type TlsRecord } from '../../test/tls/tls13-decrypt';
-import { startRecordingRelay, type RecordingRelay } from './recording-relay';
+import { startTcpCapture, type TcpCapture } from '../../test/gateway/tcp-capture';
 
 const ROOT = join(__dirname, '..', '..');
 const OUT_DIR = join(ROOT, '.local', 'demo');
@@ -315,7 +315,7 @@ async function main(): Promise<number> {
   const dns = await startDns({ zones: ['test'], records: { txt: { [`_dx.${DOMAIN_A}`]: [a.dime.dxTxt], [`_dx.${DOMAIN_B}`]: [b.dime.dxTxt] } } });
   onCleanup('dnsmasq', () => dns.stop(), 'processes');
   step(`dnsmasq on ${dns.server} publishes _dx.${DOMAIN_A} and _dx.${DOMAIN_B}`);
-  const relay: RecordingRelay = await startRecordingRelay({ host: '127.0.0.1', port: b.dmtpPort });
+  const relay: TcpCapture = await startTcpCapture({ host: '127.0.0.1', port: b.dmtpPort });
   onCleanup('the recording relay', () => relay.close(), 'processes');
   step(`recording relay 127.0.0.1:${relay.port} -> gateway B DMTP 127.0.0.1:${b.dmtpPort}`);
   step('starting both gateways (ts-node, HSM-held TLS keys; gateway A logs its TLS secrets for this demo)');
