@@ -26,7 +26,7 @@ import { DimeUserService, readOrgSignetFile } from '@lib/dime-users';
 import { HsmKeyAgreement, HsmKeystore, HsmSigner, keyLabel } from '@lib/hsm';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { startDns, type DnsServer } from '../test/dns/dns-server';
-import { createDimeOrg, type DimeOrg } from '../test/gateway/dime-org';
+import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../test/gateway/gateway-process';
 import { useTokenInThisProcess } from '../test/hsm/softhsm-token';
 import { freePort } from '../test/postfix/free-port';
@@ -274,17 +274,8 @@ class DimePathHarness {
       const gatewayEnv = (org: Org, peer: Org, extra: Readonly<Record<string, string>> | undefined): Record<string, string> => {
         const preloads = [`--require ${join(__dirname, 'dime-path-stats.preload.js')}`];
         const env: Record<string, string> = {
-          ...org.dime.env,
-          LOCAL_DOMAINS: org.dime.domain,
-          DMTP_PORT: String(org.dmtpPort),
-          DNS_SERVERS: dns.server,
-          DMTP_ROUTES: `${peer.dime.domain}=127.0.0.1:${peer.dmtpPort}`,
-          DIME_DEFAULT_POLICY: 'required',
-          DIME_SENDER_POLICY: 'provision',
-          LEGACY_HOST: '127.0.0.1',
-          LEGACY_PORT: String(sink.port),
-          // smtp-sink offers no STARTTLS; Postfix's side relays in plaintext too (smtp_tls_security_level=none)
-          LEGACY_TLS_POLICY: 'opportunistic',
+          // smtp-sink as the legacy server offers no STARTTLS; Postfix's side relays in plaintext too (smtp_tls_security_level=none)
+          ...dimeGatewayEnv(org.dime, { dmtpPort: org.dmtpPort, dnsServer: dns.server, routes: { [peer.dime.domain]: peer.dmtpPort }, legacy: { port: sink.port } }),
           DEFAULT_TLS_POLICY: 'opportunistic',
           LOG_LEVEL: o.logLevel,
           RECOVERY_INTERVAL: '1h',

@@ -21,7 +21,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/database';
 import { startDns, type DnsServer } from '../../test/dns/dns-server';
 import { messageVisibility, type MessageVisibility } from '../../test/dmtp/dime-visibility';
 import { dmtpTranscript, type DmtpTranscript } from '../../test/dmtp/dmtp-transcript';
-import { createDimeOrg, type DimeOrg } from '../../test/gateway/dime-org';
+import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../test/gateway/gateway-process';
 import { freePort } from '../../test/postfix/free-port';
 import { lfToCrlf, stripTraceHeaders, TRACE_HEADERS, type DeliveredMessage } from '../../test/postfix/maildir';
@@ -147,17 +147,12 @@ async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: 
     db: org.db.config,
     queuePrefix: `demo-${org.domain.split('.')[0]}`,
     env: {
-      ...org.dime.env,
-      LOCAL_DOMAINS: org.domain,
-      DMTP_PORT: String(org.dmtpPort),
-      DNS_SERVERS: dns.server,
-      DMTP_ROUTES: `${peer.domain}=${peer.host}:${peer.port}`,
-      DIME_DEFAULT_POLICY: 'required',
-      DIME_SENDER_POLICY: 'provision',
-      LEGACY_HOST: '127.0.0.1',
-      LEGACY_PORT: String(org.legacyPort),
-      LEGACY_CA_FILE: org.legacyCert.certFile,
-      LEGACY_TLS_POLICY: 'required-verified',
+      ...dimeGatewayEnv(org.dime, {
+        dmtpPort: org.dmtpPort,
+        dnsServer: dns.server,
+        routes: { [peer.domain]: peer.port },
+        legacy: { port: org.legacyPort, caFile: org.legacyCert.certFile },
+      }),
       RETRY_BASE: '1s',
       RETRY_MAX: '3s',
       RECOVERY_INTERVAL: '5s',

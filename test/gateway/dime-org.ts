@@ -73,3 +73,32 @@ export function createDimeOrg(domain: string, options: { hostnames?: readonly st
     cleanup: () => token.cleanup(),
   };
 }
+
+/**
+ * The settings of one organisation's gateway in a two-organisation setup on loopback: DIME on with
+ * the `required` policy (never SMTP to the peer), discovery through `dnsServer`, the peer's DX host
+ * pinned by DMTP_ROUTES (both gateways listen on 127.0.0.1), senders provisioned on first use, and
+ * the legacy server at 127.0.0.1:`legacy.port`.
+ */
+export function dimeGatewayEnv(
+  org: DimeOrg,
+  options: { dmtpPort: number; dnsServer: string; routes: Readonly<Record<string, number>>; legacy: { port: number; caFile?: string } },
+): Record<string, string> {
+  return {
+    ...org.env,
+    LOCAL_DOMAINS: org.domain,
+    DMTP_PORT: String(options.dmtpPort),
+    DNS_SERVERS: options.dnsServer,
+    DMTP_ROUTES: Object.entries(options.routes)
+      .map(([domain, port]) => `${domain}=127.0.0.1:${port}`)
+      .join(','),
+    DIME_DEFAULT_POLICY: 'required',
+    DIME_SENDER_POLICY: 'provision',
+    LEGACY_HOST: '127.0.0.1',
+    LEGACY_PORT: String(options.legacy.port),
+    ...(options.legacy.caFile
+      ? { LEGACY_CA_FILE: options.legacy.caFile, LEGACY_TLS_POLICY: 'required-verified' }
+      : // a sink without STARTTLS (benchmarks)
+        { LEGACY_TLS_POLICY: 'opportunistic' }),
+  };
+}

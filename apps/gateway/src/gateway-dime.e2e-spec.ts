@@ -20,7 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/database';
 import { startDns, type DnsServer } from '../../../test/dns/dns-server';
 import { messageVisibility } from '../../../test/dmtp/dime-visibility';
 import { dmtpTranscript } from '../../../test/dmtp/dmtp-transcript';
-import { createDimeOrg, type DimeOrg } from '../../../test/gateway/dime-org';
+import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../../test/gateway/gateway-process';
 import { startTcpCapture, type TcpCapture } from '../../../test/gateway/tcp-capture';
 import { freePort } from '../../../test/postfix/free-port';
@@ -104,17 +104,12 @@ async function startOrg(org: Org, peer: { domain: string; dmtpPort: number }, ex
     token: org.dime.gatewayToken,
     db: org.db.config,
     env: {
-      ...org.dime.env,
-      LOCAL_DOMAINS: domain,
-      DMTP_PORT: String(org.dmtpPort),
-      DNS_SERVERS: dns.server,
-      DMTP_ROUTES: `${peer.domain}=127.0.0.1:${peer.dmtpPort}`,
-      DIME_DEFAULT_POLICY: 'required',
-      DIME_SENDER_POLICY: 'provision',
-      LEGACY_HOST: '127.0.0.1',
-      LEGACY_PORT: String(org.legacyPort),
-      LEGACY_CA_FILE: org.legacyCert.certFile,
-      LEGACY_TLS_POLICY: 'required-verified',
+      ...dimeGatewayEnv(org.dime, {
+        dmtpPort: org.dmtpPort,
+        dnsServer: dns.server,
+        routes: { [peer.domain]: peer.dmtpPort },
+        legacy: { port: org.legacyPort, caFile: org.legacyCert.certFile },
+      }),
       RETRY_BASE: '1s',
       RETRY_MAX: '3s',
       RECOVERY_INTERVAL: '5s',
