@@ -28,6 +28,7 @@ import { lfToCrlf, stripTraceHeaders, TRACE_HEADERS, type DeliveredMessage } fro
 import { startPostfix, type PostfixInstance } from '../../../test/postfix/postfix-instance';
 import { createSelfSignedCert, type SelfSignedCert } from '../../../test/postfix/self-signed-cert';
 import { decryptTls13, Tls13DecryptError } from '../../../test/tls/tls13-decrypt';
+import { until } from '../../../test/until';
 
 jest.setTimeout(300_000);
 
@@ -52,18 +53,6 @@ const keyLogDir = mkdtempSync(join(tmpdir(), 'gw-keylog-'));
 const keyLogFile = join(keyLogDir, 'gateway-a.keylog');
 let a: Org;
 let b: Org;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 function wireBytes(raw: Buffer): Buffer {
   return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');

@@ -24,6 +24,7 @@ import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayPr
 import { freePort } from '../../../test/postfix/free-port';
 import { startPrivatePostgres, type PrivatePostgres } from '../../../test/services/private-postgres';
 import { startPrivateRedis, type PrivateRedis } from '../../../test/services/private-redis';
+import { sleep, until } from '../../../test/until';
 
 // bounded everywhere: each phase below has its own deadline, and senders stop when the test ends
 jest.setTimeout(420_000);
@@ -34,18 +35,6 @@ const SENDERS = 30;
 const GIVE_UP_EVERY = 8;
 /** A first delivery this close before a gateway SIGKILL may be sent again (the 250 -> UPDATE window, loaded machine). */
 const CRASH_WINDOW_MS = 2000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** How one SMTP attempt ended, as the sender can know it. */
 type AttemptOutcome =

@@ -19,6 +19,7 @@ import { freePort } from '../../../test/postfix/free-port';
 import { lfToCrlf, stripTraceHeaders } from '../../../test/postfix/maildir';
 import { startPostfix, type PostfixInstance } from '../../../test/postfix/postfix-instance';
 import { createSelfSignedCert, type SelfSignedCert } from '../../../test/postfix/self-signed-cert';
+import { until } from '../../../test/until';
 
 jest.setTimeout(240_000);
 
@@ -40,18 +41,6 @@ let gateway: GatewayProcess;
 let dir: string;
 let archiveDir: string;
 let redisPrefix: string;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 function cli(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'apps/operator-cli/src/main.ts'), ...args], {

@@ -17,6 +17,7 @@ import { freePort } from '../../../test/postfix/free-port';
 import { TRACE_HEADERS, type DeliveredMessage } from '../../../test/postfix/maildir';
 import { startPostfix, type PostfixInstance } from '../../../test/postfix/postfix-instance';
 import { createSelfSignedCert, type SelfSignedCert } from '../../../test/postfix/self-signed-cert';
+import { sleep, until } from '../../../test/until';
 
 jest.setTimeout(240_000);
 
@@ -32,18 +33,6 @@ let remotePort: number;
 let legacy: PostfixInstance;
 let remote: PostfixInstance;
 let gateway: GatewayProcess;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** The message as sent on the wire: nodemailer's SMTP transport sends every line ending as CRLF. */
 function wireBytes(raw: Buffer): Buffer {
