@@ -362,6 +362,15 @@ it(`loses nothing and delivers once: ${MESSAGES} messages from ${SENDERS} sender
     expect(foreign).toEqual([]);
     expect(messagesOpen).toBe(0);
     expect(states.filter((r: { status: string }) => r.status !== 'delivered')).toEqual([]);
+  } catch (err) {
+    // a run that stalls (e.g. a wait above times out) keeps its evidence too: the timeline and every gateway's log
+    const dir = mkdtempSync(join(tmpdir(), `gateway-durability-${runId}-failed-`));
+    gateways.forEach((g, i) => writeFileSync(join(dir, `gateway-${i}.log`), g.output()));
+    writeFileSync(join(dir, 'events.txt'), `${events.join('\n')}\n`);
+    process.stdout.write(`durability run ${runId} failed: ${(err as Error).message}\n${events.map((e) => `  ${e}`).join('\n')}\n  logs kept in ${dir}\n`);
+    const last = gateways.at(-1);
+    if (last) process.stdout.write(`  last gateway (${last.running() ? 'running' : 'exited'}), its last lines:\n${last.output().split('\n').slice(-15).join('\n')}\n`);
+    throw err;
   } finally {
     stopped = true;
     await sql.end().catch(() => undefined);
