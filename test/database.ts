@@ -19,6 +19,21 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The DB_* settings a child process (gateway, operator CLI) reads for `config`; with `owner`, also
+ * the role that runs migrations (DB_MIGRATION_*) when `config` is the runtime role.
+ */
+export function dbEnv(config: DbConfig, owner?: DbConfig): Record<string, string> {
+  return {
+    DB_HOST: config.host,
+    DB_PORT: String(config.port),
+    DB_NAME: config.database,
+    DB_USER: config.user,
+    DB_PASSWORD: config.password.reveal(),
+    ...(owner ? { DB_MIGRATION_USER: owner.user, DB_MIGRATION_PASSWORD: owner.password.reveal() } : {}),
+  };
+}
+
 export interface TestDatabase {
   readonly config: DbConfig;
   readonly name: string;

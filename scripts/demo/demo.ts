@@ -17,11 +17,11 @@ import { Client } from 'pg';
 import { createTransport } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { parseManagementRecord, parseMessageFrame, verifyTlsSignature, DIME_ACTORS, type DimeActor } from '@lib/dime';
-import { createTestDatabase, type TestDatabase } from '../../test/database';
+import { createTestDatabase, dbEnv, type TestDatabase } from '../../test/database';
 import { startDns, type DnsServer } from '../../test/dns/dns-server';
 import { messageVisibility, type MessageVisibility } from '../../test/dmtp/dime-visibility';
 import { dmtpTranscript, type DmtpTranscript } from '../../test/dmtp/dmtp-transcript';
-import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../../test/gateway/dime-org';
+import { createDimeOrg, dimeGatewayEnv, LOOPBACK_TIMINGS, type DimeOrg } from '../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../test/gateway/gateway-process';
 import { freePort } from '../../test/postfix/free-port';
 import { lfToCrlf, stripTraceHeaders, TRACE_HEADERS, type DeliveredMessage } from '../../test/postfix/maildir';
@@ -141,7 +141,7 @@ async function newOrg(domain: string): Promise<Org> {
   return { domain, dime, db, sql, legacyCert, legacyPort: await freePort(), dmtpPort: await freePort() };
 }
 
-async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: string; port: number }, extra: Record<string, string>): Promise<void> {
+async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; port: number }, extra: Record<string, string>): Promise<void> {
   org.gateway = await startGatewayProcess({
     token: org.dime.gatewayToken,
     db: org.db.config,
@@ -153,12 +153,7 @@ async function startOrg(org: Org, dns: DnsServer, peer: { domain: string; host: 
         routes: { [peer.domain]: peer.port },
         legacy: { port: org.legacyPort, caFile: org.legacyCert.certFile },
       }),
-      RETRY_BASE: '1s',
-      RETRY_MAX: '3s',
-      RECOVERY_INTERVAL: '5s',
-      SMTP_CONNECT_TIMEOUT: '5s',
-      SMTP_COMMAND_TIMEOUT: '30s',
-      SHUTDOWN_GRACE: '5s',
+      ...LOOPBACK_TIMINGS,
       ...extra,
     },
     readyTimeoutMs: 120_000,
@@ -193,11 +188,7 @@ async function provisionUser(org: Org, address: string): Promise<void> {
     DIME_HOME: org.dime.outDir,
     ...org.dime.env,
     LOCAL_DOMAINS: org.domain,
-    DB_HOST: db.config.host,
-    DB_PORT: String(db.config.port),
-    DB_NAME: db.config.database,
-    DB_USER: db.config.user,
-    DB_PASSWORD: db.config.password.reveal(),
+    ...dbEnv(db.config),
   };
   const node = (args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -315,8 +306,8 @@ async function main(): Promise<number> {
   step(`recording relay 127.0.0.1:${relay.port} -> gateway B DMTP 127.0.0.1:${b.dmtpPort}`);
   step('starting both gateways (ts-node, HSM-held TLS keys; gateway A logs its TLS secrets for this demo)');
   await Promise.all([
-    startOrg(a, dns, { domain: DOMAIN_B, host: '127.0.0.1', port: relay.port }, { NODE_OPTIONS: `--tls-keylog=${keyLogFile}` }),
-    startOrg(b, dns, { domain: DOMAIN_A, host: '127.0.0.1', port: a.dmtpPort }, {}),
+    startOrg(a, dns, { domain: DOMAIN_B, port: relay.port }, { NODE_OPTIONS: `--tls-keylog=${keyLogFile}` }),
+    startOrg(b, dns, { domain: DOMAIN_A, port: a.dmtpPort }, {}),
   ]);
   for (const org of [a, b]) {
     step(`${org.domain}: gateway pid ${org.gateway!.pid} (submission ${org.gateway!.ports.submission}, DMTP ${org.gateway!.ports.dmtp}), Postfix 127.0.0.1:${org.legacy!.port}`);

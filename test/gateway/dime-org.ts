@@ -74,6 +74,16 @@ export function createDimeOrg(domain: string, options: { hostnames?: readonly st
   };
 }
 
+/** Retries, timeouts and shutdown sized for peers on loopback (seconds, not the production hours). */
+export const LOOPBACK_TIMINGS: Readonly<Record<string, string>> = Object.freeze({
+  RETRY_BASE: '1s',
+  RETRY_MAX: '3s',
+  RECOVERY_INTERVAL: '5s',
+  SMTP_CONNECT_TIMEOUT: '5s',
+  SMTP_COMMAND_TIMEOUT: '30s',
+  SHUTDOWN_GRACE: '5s',
+});
+
 /**
  * The settings of one organisation's gateway in a two-organisation setup on loopback: DIME on with
  * the `required` policy (never SMTP to the peer), discovery through `dnsServer`, the peer's DX host

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbConfig } from '@lib/db';
 import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_PROVIDER, hsmTlsNodeFlags, HsmKeystore, keyLabel, writeOpensslProviderConfig } from '@lib/hsm';
+import { dbEnv } from '../database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../hsm/softhsm-token';
 import { registerPeer } from '../postfix/process-registry';
 
@@ -138,11 +139,7 @@ function gatewayEnv(options: GatewayProcessOptions, queuePrefix: string, spoolDi
     PATH: '/usr/local/bin:/usr/bin:/bin',
     TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
     ...options.token.env,
-    DB_HOST: db.host,
-    DB_PORT: String(db.port),
-    DB_NAME: db.database,
-    DB_USER: db.user,
-    DB_PASSWORD: db.password.reveal(),
+    ...dbEnv(db),
     REDIS_HOST: options.redis?.host ?? '127.0.0.1',
     REDIS_PORT: String(options.redis?.port ?? 6379),
     QUEUE_PREFIX: queuePrefix,

@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTransport } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { createTestDatabase, type TestDatabase } from '../../../test/database';
+import { createTestDatabase, dbEnv, type TestDatabase } from '../../../test/database';
 import { startDns, type DnsServer } from '../../../test/dns/dns-server';
 import { messageVisibility } from '../../../test/dmtp/dime-visibility';
 import { dmtpTranscript } from '../../../test/dmtp/dmtp-transcript';
-import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../../../test/gateway/dime-org';
+import { createDimeOrg, dimeGatewayEnv, LOOPBACK_TIMINGS, type DimeOrg } from '../../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../../test/gateway/gateway-process';
 import { startTcpCapture, type TcpCapture } from '../../../test/gateway/tcp-capture';
 import { freePort } from '../../../test/postfix/free-port';
@@ -99,12 +99,7 @@ async function startOrg(org: Org, peer: { domain: string; dmtpPort: number }, ex
         routes: { [peer.domain]: peer.dmtpPort },
         legacy: { port: org.legacyPort, caFile: org.legacyCert.certFile },
       }),
-      RETRY_BASE: '1s',
-      RETRY_MAX: '3s',
-      RECOVERY_INTERVAL: '5s',
-      SMTP_CONNECT_TIMEOUT: '5s',
-      SMTP_COMMAND_TIMEOUT: '30s',
-      SHUTDOWN_GRACE: '5s',
+      ...LOOPBACK_TIMINGS,
       ...extra,
     },
   });
@@ -130,11 +125,7 @@ function operator(org: Org, args: readonly string[]): { status: number | null; s
       DIME_HOME: org.dime.outDir,
       ...org.dime.env,
       LOCAL_DOMAINS: org.dime.domain,
-      DB_HOST: db.config.host,
-      DB_PORT: String(db.config.port),
-      DB_NAME: db.config.database,
-      DB_USER: db.config.user,
-      DB_PASSWORD: db.config.password.reveal(),
+      ...dbEnv(db.config),
     },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

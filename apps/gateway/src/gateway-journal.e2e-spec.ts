@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTransport } from 'nodemailer';
-import { createTestDatabase, type TestDatabase } from '../../../test/database';
+import { createTestDatabase, dbEnv, type TestDatabase } from '../../../test/database';
 import { createDimeOrg, type DimeOrg } from '../../../test/gateway/dime-org';
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../../../test/gateway/gateway-process';
 import { freePort } from '../../../test/postfix/free-port';
@@ -52,11 +52,7 @@ function cli(args: readonly string[]): { status: number | null; stdout: string; 
       DIME_HOME: dir,
       ...org.env,
       LOCAL_DOMAINS: 'corp.test',
-      DB_HOST: db.config.host,
-      DB_PORT: String(db.config.port),
-      DB_NAME: db.config.database,
-      DB_USER: db.config.user,
-      DB_PASSWORD: db.config.password.reveal(),
+      ...dbEnv(db.config),
       QUEUE_PREFIX: redisPrefix,
       JOURNAL_ENABLED: 'true',
       ARCHIVE_DIR: archiveDir,

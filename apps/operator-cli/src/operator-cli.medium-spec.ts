@@ -8,7 +8,7 @@ import { AuditService, HsmAuditSigner, spkiToPem } from '@lib/audit';
 import { AuditRepository, migrateDatabase, openDatabase, type DataSource, type DbConfig } from '@lib/db';
 import { HsmKeystore, keyLabel } from '@lib/hsm';
 import { appRoleConfig, ensureAppRoleLogin } from '../../../test/audit/audit-database';
-import { createTestDatabase, type TestDatabase } from '../../../test/database';
+import { createTestDatabase, dbEnv, type TestDatabase } from '../../../test/database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../../../test/hsm/softhsm-token';
 import { ensureOperatorCliBuilt, runOperatorCli } from '../../../test/operator-cli';
 
@@ -51,13 +51,7 @@ beforeAll(async () => {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     DIME_HOME: dir,
     ...token.env,
-    DB_HOST: app.host,
-    DB_PORT: String(app.port),
-    DB_NAME: app.database,
-    DB_USER: app.user,
-    DB_PASSWORD: app.password.reveal(),
-    DB_MIGRATION_USER: db.config.user,
-    DB_MIGRATION_PASSWORD: db.config.password.reveal(),
+    ...dbEnv(app, db.config),
     AUDIT_CHECKPOINT_EVERY: '10',
   };
 });

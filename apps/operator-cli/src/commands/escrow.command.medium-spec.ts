@@ -13,6 +13,7 @@ import { HsmAuditSigner, spkiToPem } from '@lib/audit';
 import { JournalRepository, RetentionRepository } from '@lib/db';
 import { BlindIndexer, FsArchiveStore, JournalService, loadEscrowPublicKey } from '@lib/escrow';
 import { createComplianceEnv, type ComplianceEnv } from '../../../../test/compliance/compliance-env';
+import { dbEnv } from '../../../../test/database';
 import { ensureOperatorCliBuilt, runOperatorCli } from '../../../../test/operator-cli';
 
 jest.setTimeout(120_000);
@@ -58,13 +59,7 @@ beforeAll(async () => {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     DIME_HOME: dir,
     ...env.token.env,
-    DB_HOST: env.app.host,
-    DB_PORT: String(env.app.port),
-    DB_NAME: env.app.database,
-    DB_USER: env.app.user,
-    DB_PASSWORD: env.app.password.reveal(),
-    DB_MIGRATION_USER: env.owner.user,
-    DB_MIGRATION_PASSWORD: env.owner.password.reveal(),
+    ...dbEnv(env.app, env.owner),
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: '6379',
     QUEUE_PREFIX: prefix,

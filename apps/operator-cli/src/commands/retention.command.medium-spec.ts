@@ -9,6 +9,7 @@ import { HsmAuditSigner, spkiToPem } from '@lib/audit';
 import { JournalRepository, RetentionRepository } from '@lib/db';
 import { BlindIndexer, FsArchiveStore, JournalService, loadEscrowPublicKey } from '@lib/escrow';
 import { createComplianceEnv, type ComplianceEnv } from '../../../../test/compliance/compliance-env';
+import { dbEnv } from '../../../../test/database';
 import { main } from '../main';
 
 jest.setTimeout(90_000);
@@ -39,13 +40,7 @@ beforeAll(async () => {
   const vars: Record<string, string> = {
     ...env.token.env,
     DIME_HOME: env.archiveDir,
-    DB_HOST: env.app.host,
-    DB_PORT: String(env.app.port),
-    DB_NAME: env.app.database,
-    DB_USER: env.app.user,
-    DB_PASSWORD: env.app.password.reveal(),
-    DB_MIGRATION_USER: env.owner.user,
-    DB_MIGRATION_PASSWORD: env.owner.password.reveal(),
+    ...dbEnv(env.app, env.owner),
     ARCHIVE_DIR: join(env.archiveDir, 'archive'),
     RETENTION_SWEEP_BATCH: '100',
   };
