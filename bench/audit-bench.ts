@@ -12,7 +12,7 @@ import { appRoleConfig, connectAs, ensureAppRoleLogin } from '../test/audit/audi
 import { buildAuditExport, softwareAuditKey } from '../test/audit/audit-export.fixture';
 import { createTestDatabase } from '../test/database';
 import { createTestToken } from '../test/hsm/softhsm-token';
-import { printTable, writeResults } from './bench-util';
+import { closedLoop, printTable, writeResults } from './bench-util';
 
 const ENTRIES = Number(process.argv[2] ?? '100000');
 const SECONDS = Number(process.argv[3] ?? '3');
@@ -28,28 +28,8 @@ function best(runs: number, fn: () => void): number {
   return min / 1000;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
 
-async function load(fn: () => Promise<unknown>, concurrency: number): Promise<{ perSecond: number; p50ms: number; p99ms: number; n: number }> {
-  for (let i = 0; i < 20; i++) await fn();
-  const lat: number[] = [];
-  const start = performance.now();
-  const deadline = start + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await fn();
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  return { perSecond: lat.length / elapsed, p50ms: percentile(lat, 0.5), p99ms: percentile(lat, 0.99), n: lat.length };
-}
+const load = (fn: () => Promise<unknown>, concurrency: number) => closedLoop(fn, concurrency, SECONDS);
 
 async function main(): Promise<void> {
   // ---- offline verification --------------------------------------------------------------------

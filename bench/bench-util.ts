@@ -85,3 +85,35 @@ export function writeResults(name: string, data: unknown): string {
   writeFileSync(file, `${JSON.stringify({ benchmark: name, date: new Date().toISOString(), machine: machineInfo(), ...(data as object) }, null, 2)}\n`);
   return file;
 }
+
+/** Result of closedLoop: operations per second and latency quantiles (ms). */
+export interface ClosedLoopResult {
+  readonly perSecond: number;
+  readonly p50ms: number;
+  readonly p99ms: number;
+  readonly n: number;
+}
+
+/**
+ * `concurrency` callers each running `fn` back to back for `seconds` (after 20 warm-up calls):
+ * throughput and latency of an async operation under a fixed number of clients.
+ */
+export async function closedLoop(fn: () => Promise<unknown>, concurrency: number, seconds: number): Promise<ClosedLoopResult> {
+  for (let i = 0; i < 20; i++) await fn();
+  const lat: number[] = [];
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await fn();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  const at = (q: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * q))] ?? 0;
+  return { perSecond: lat.length / elapsed, p50ms: at(0.5), p99ms: at(0.99), n: lat.length };
+}

@@ -48,7 +48,7 @@ import { createTestDatabase } from '../test/database';
 import { createGatewayToken, type GatewayToken } from '../test/gateway/gateway-process';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../test/hsm/softhsm-token';
 import { makeTestMessage } from '../test/postfix/smtp-load';
-import { printTable, timeLoop, writeResults } from './bench-util';
+import { closedLoop, printTable, timeLoop, writeResults } from './bench-util';
 import { GatewayBench, type Cell, type GatewayRunResult } from './gateway-bench';
 
 const SECTIONS = ['gateway', 'journal', 'sweep', 'audit'] as const;
@@ -98,28 +98,8 @@ const SECONDS = ARGS.seconds;
 const CONCURRENCY = 8;
 const BATCH = 10_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
 
-async function load(fn: () => Promise<unknown>, concurrency: number): Promise<{ perSecond: number; p50ms: number; p99ms: number; n: number }> {
-  for (let i = 0; i < 20; i++) await fn();
-  const lat: number[] = [];
-  const start = performance.now();
-  const deadline = start + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await fn();
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  return { perSecond: lat.length / elapsed, p50ms: percentile(lat, 0.5), p99ms: percentile(lat, 0.99), n: lat.length };
-}
+const load = (fn: () => Promise<unknown>, concurrency: number) => closedLoop(fn, concurrency, SECONDS);
 
 /** A store that keeps nothing: isolates the database + HSM part of the sweep. */
 const NULL_STORE: ArchiveStore = {
