@@ -11,12 +11,11 @@ import { DimeUsers1764400000000 } from './migrations/1764400000000-dime-users';
 import { DimeRouting1764410000000 } from './migrations/1764410000000-dime-routing';
 import { JournalRetention1764500000000 } from './migrations/1764500000000-journal-retention';
 import { EscrowRecovery1764600000000 } from './migrations/1764600000000-escrow-recovery';
-import { JournalLocalDomain1764610000000 } from './migrations/1764610000000-journal-local-domain';
 import { JournalBlobDeletions1764620000000 } from './migrations/1764620000000-journal-blob-deletions';
 import { EscrowPrincipalKey1764630000000 } from './migrations/1764630000000-escrow-principal-key';
 
 export const ENTITIES = [MessageEntity, RecipientEntity, DomainPolicyEntity, SpoolKeyEntity];
-export const MIGRATIONS = [GatewayQueue1764230400000, AuditTrail1764320000000, DimeUsers1764400000000, DimeRouting1764410000000, JournalRetention1764500000000, EscrowRecovery1764600000000, JournalLocalDomain1764610000000, JournalBlobDeletions1764620000000, EscrowPrincipalKey1764630000000];
+export const MIGRATIONS = [GatewayQueue1764230400000, AuditTrail1764320000000, DimeUsers1764400000000, DimeRouting1764410000000, JournalRetention1764500000000, EscrowRecovery1764600000000, JournalBlobDeletions1764620000000, EscrowPrincipalKey1764630000000];
 
 export function createDataSource(config: DbConfig, options: { applicationName?: string } = {}): DataSource {
   return new DataSource({

@@ -71,6 +71,9 @@ export class JournalRetention1764500000000 implements MigrationInterface {
         review_state text CHECK (review_state IN ('pending', 'approved')),
         disposed_at timestamptz,
         disposition_id uuid REFERENCES disposition_certificates (id) DEFERRABLE INITIALLY DEFERRED,
+        -- the organisation's own domain of the record (outbound: the sender's, inbound: the first
+        -- recipient's), in plaintext for per-domain escrow reports; never a correspondent or mailbox
+        local_domain text CHECK (local_domain = lower(local_domain)),
         blob_deleted_at timestamptz,
         CHECK ((wrapped_key IS NULL) = (ephemeral_public_key IS NULL)),
         CHECK ((disposed_at IS NULL) = (wrapped_key IS NOT NULL)),
@@ -83,6 +86,7 @@ export class JournalRetention1764500000000 implements MigrationInterface {
     await q.query(`CREATE INDEX journal_records_due ON journal_records (retain_until, id) WHERE disposed_at IS NULL`);
     await q.query(`CREATE INDEX journal_records_blob_pending ON journal_records (disposed_at) WHERE disposed_at IS NOT NULL AND blob_deleted_at IS NULL`);
     await q.query(`CREATE INDEX journal_records_policy ON journal_records (policy_id)`);
+    await q.query(`CREATE INDEX journal_records_domain_policy ON journal_records (journaled_at, local_domain, policy_id)`);
 
     await q.query(`
       CREATE TABLE legal_holds (
@@ -154,9 +158,9 @@ export class JournalRetention1764500000000 implements MigrationInterface {
           RETURN OLD;
         END IF;
         IF (NEW.id, NEW.message_id, NEW.direction, NEW.journaled_at, NEW.policy_id, NEW.disposition_action, NEW.content_sha256,
-            NEW.size, NEW.blob_key, NEW.escrow_key_label, NEW.sender_index, NEW.recipient_indexes)
+            NEW.size, NEW.blob_key, NEW.escrow_key_label, NEW.sender_index, NEW.recipient_indexes, NEW.local_domain)
            IS DISTINCT FROM (OLD.id, OLD.message_id, OLD.direction, OLD.journaled_at, OLD.policy_id, OLD.disposition_action, OLD.content_sha256,
-            OLD.size, OLD.blob_key, OLD.escrow_key_label, OLD.sender_index, OLD.recipient_indexes) THEN
+            OLD.size, OLD.blob_key, OLD.escrow_key_label, OLD.sender_index, OLD.recipient_indexes, OLD.local_domain) THEN
           PERFORM retention_refuse(format('journal record %s: only retention, review and disposition fields may change', OLD.id));
         END IF;
         IF NEW.retain_until < OLD.retain_until THEN PERFORM retention_refuse(format('journal record %s: retain_until cannot be shortened', OLD.id)); END IF;
