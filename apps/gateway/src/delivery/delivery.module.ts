@@ -128,7 +128,7 @@ export function createDeliveryRuntime(
     ...(options.random ? { random: options.random } : {}),
   });
   const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock, 5000, finisher);
-  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger, firstAttempts);
+  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger, firstAttempts, dmtp);
 }
 
 /** The running pipeline and delivery of one process: workers, sweeper, queues. */
@@ -147,6 +147,7 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     private readonly recorder?: DeliveredRecorder,
     private readonly logger?: GatewayLogger,
     private readonly firstAttempts?: FirstAttemptDispatcher,
+    private readonly dmtp?: DmtpDelivery,
   ) {}
 
   /** True while this process runs the workers and the sweeper. */
@@ -173,6 +174,7 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     // direct first attempts started by process jobs: they record their 2xx before the recorder closes
     await this.firstAttempts?.drain();
     closeIdleSmtpSessions();
+    await this.dmtp?.close();
     await this.queues.close();
     // after the workers: a delivery finishing during close still records its 2xx
     await this.recorder?.close();

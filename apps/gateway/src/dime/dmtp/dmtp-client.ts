@@ -93,6 +93,8 @@ export class DmtpClient {
   private waiter: { resolve: (r: DmtpReply) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
   private readonly timeouts: DmtpTimeouts;
+  private readonly endListeners = new Set<() => void>();
+  private repliesRead = 0;
 
   private constructor(
     private readonly socket: TLSSocket,
@@ -170,6 +172,29 @@ export class DmtpClient {
       throw err;
     }
     return client;
+  }
+
+  /**
+   * Whether the session can carry another transaction now: not failed or closed, and nothing
+   * unasked for waiting (a server that says something between transactions, a 421 say, is done).
+   */
+  get usable(): boolean {
+    return this.failure === undefined && !this.socket.destroyed && this.replies.length === 0;
+  }
+
+  /** Replies read so far in this session (a cache tells by it whether a transaction got any answer). */
+  get replyCount(): number {
+    return this.repliesRead;
+  }
+
+  /** Calls `listener` once when the session fails or closes (for a cache of idle sessions); returns its removal. */
+  onEnd(listener: () => void): () => void {
+    if (this.failure) {
+      queueMicrotask(listener);
+      return () => undefined;
+    }
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
   }
 
   /** Sends a command (canonical form) and returns its reply. */
@@ -287,6 +312,7 @@ export class DmtpClient {
       return;
     }
     for (const reply of replies) {
+      this.repliesRead++;
       const waiter = this.waiter;
       if (waiter) {
         this.waiter = undefined;
@@ -302,6 +328,9 @@ export class DmtpClient {
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.reject(this.failure);
+    const listeners = [...this.endListeners];
+    this.endListeners.clear();
+    for (const listener of listeners) listener();
   }
 
   private readReply(timeoutMs: number, what: string): Promise<DmtpReply> {
