@@ -3,7 +3,7 @@
 // the CLI and user keys that the gateway unwraps per use.
 import type * as crypto from 'node:crypto';
 import { sign as nodeSign } from 'node:crypto';
-import { ed25519PrivateKeyObject, ed25519PublicFromSeed, secp256k1Ecdh, secp256k1PublicFromPrivate } from './primitives';
+import { ed25519PrivateKeyObject, ed25519PublicOf, secp256k1Ecdh, secp256k1PublicFromPrivate } from './primitives';
 import { assertBytes } from './bytes';
 
 /** An Ed25519 signing key: DIME signs signets, chunks and messages with it. */
@@ -29,7 +29,7 @@ export class InMemorySigner implements Signer {
   constructor(seed: Uint8Array) {
     assertBytes(seed, 'seed');
     this.key = ed25519PrivateKeyObject(seed);
-    this.publicKey = ed25519PublicFromSeed(seed);
+    this.publicKey = ed25519PublicOf(this.key);
   }
 
   signSync(data: Uint8Array): Buffer {
