@@ -12,6 +12,7 @@ import { DnsDimeDirectory } from './discovery/dns-dime-directory';
 import { DimeDoorChecker } from './open/dime-door-checker';
 import { DimeInboundOpener } from './open/dime-inbound-opener';
 import { DimeMessageVerifier } from './open/dime-message-verifier';
+import { DoorVerdictMemo } from './open/door-verdict-memo';
 import { DimeSealer } from './seal/dime-sealer';
 import { DimeUserService, readOrgSignetFile } from '@lib/dime-users';
 
@@ -76,5 +77,6 @@ export async function createDimeServices(
   );
   const sealer = new DimeSealer(users, directory, { signer, keys: orgKeys }, { senderPolicy: config.dime.senderPolicy });
   const verifier = new DimeMessageVerifier(users, directory, orgKeys);
-  return { directory, users, sealer, doorCheck: new DimeDoorChecker(verifier), opener: new DimeInboundOpener(verifier) };
+  const verdicts = new DoorVerdictMemo();
+  return { directory, users, sealer, doorCheck: new DimeDoorChecker(verifier, verdicts), opener: new DimeInboundOpener(verifier, verdicts) };
 }

@@ -1,5 +1,7 @@
 // The inbound DIME step of the pipeline, on the accepted and stored bytes: verify everything again
-// (DimeMessageVerifier: the stored bytes are not trusted because the door checked them once), rebuild
+// (DimeMessageVerifier: the stored bytes are not trusted because the door checked them once; only
+// the door's verdict on exactly these bytes, in this process, within a minute, stands in for it,
+// with the recipient's status checked again: door-verdict-memo.ts), rebuild
 // the original RFC 5322 message byte for byte (joinRfc5322) and put the trace headers on top:
 //   X-DIME-Verified: pass (origin=a.test; author=alice@a.test)
 //   X-DIME-Origin-Signet: <crypto fingerprint of the origin org signet>
@@ -8,7 +10,8 @@
 // never delivered as verified unless every check passed.
 import { isDimeError, joinRfc5322 } from '@lib/dime';
 import { DimeOpenError } from './dime-open.error';
-import type { DimeMessageVerifier } from './dime-message-verifier';
+import type { DimeMessageVerifier, VerifiedDimeMessage } from './dime-message-verifier';
+import type { DoorVerdictMemo } from './door-verdict-memo';
 
 export interface DimeInboundOpenInput {
   /** The D/MIME message as accepted over DMTP. */
@@ -31,15 +34,23 @@ export interface DimeInboundOpened {
 }
 
 export class DimeInboundOpener {
-  constructor(private readonly verifier: DimeMessageVerifier) {}
+  constructor(
+    private readonly verifier: DimeMessageVerifier,
+    /** The door's verdicts of this process: the same bytes it passed a moment ago are not verified twice. */
+    private readonly memo?: DoorVerdictMemo,
+  ) {}
 
   async open(input: DimeInboundOpenInput): Promise<DimeInboundOpened> {
-    const verified = await this.verifier.verify({
-      message: input.message,
-      ...(input.originDomain !== undefined ? { originDomain: input.originDomain } : {}),
-      ...(input.recipient !== undefined ? { recipient: input.recipient } : {}),
-      ...(input.signal ? { signal: input.signal } : {}),
-    });
+    const remembered = this.memo?.take(input.message, input.originDomain, input.recipient);
+    if (remembered) await this.verifier.recheckRecipient(remembered.recipient);
+    const verified: VerifiedDimeMessage =
+      remembered ??
+      (await this.verifier.verify({
+        message: input.message,
+        ...(input.originDomain !== undefined ? { originDomain: input.originDomain } : {}),
+        ...(input.recipient !== undefined ? { recipient: input.recipient } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+      }));
     let original: Buffer;
     try {
       const { commonHeaders, otherHeaders, display, attachments } = verified.opened;

@@ -65,6 +65,16 @@ export class DimeMessageVerifier {
     private readonly orgKeys: KeyAgreement,
   ) {}
 
+  /**
+   * What a verdict taken from the door (door-verdict-memo.ts) checks again: the recipient is still
+   * an active user (a suspension between the door and the pipeline stops the message as before).
+   */
+  async recheckRecipient(address: string): Promise<void> {
+    const user = await this.users.find(address);
+    if (!user) throw new DimeOpenError('NO_SUCH_RECIPIENT', address);
+    if (user.status !== 'active') throw new DimeOpenError('RECIPIENT_SUSPENDED', user.address);
+  }
+
   async verify(input: DimeVerifyInput): Promise<VerifiedDimeMessage> {
     if (!(input?.message instanceof Uint8Array)) throw new TypeError('"input.message" expected Uint8Array');
     const { message, signal } = input;

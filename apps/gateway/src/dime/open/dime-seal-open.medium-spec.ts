@@ -41,6 +41,7 @@ import { DimeDoorChecker } from './dime-door-checker';
 import { DimeInboundOpener } from './dime-inbound-opener';
 import { DimeOpenError } from './dime-open.error';
 import { DimeMessageVerifier } from './dime-message-verifier';
+import { DoorVerdictMemo } from './door-verdict-memo';
 
 jest.setTimeout(60_000);
 
@@ -56,6 +57,9 @@ interface Org {
   sealer: (policy?: DimeSenderPolicy) => DimeSealer;
   door: DimeDoorChecker;
   opener: DimeInboundOpener;
+  verifier: DimeMessageVerifier;
+  /** Shared by door and opener, as in the gateway (dime.services.ts). */
+  verdicts: DoorVerdictMemo;
 }
 
 /** Discovery stand-in: org signets validated against the "record" POK, user signets from the org's LocalSignetSource. */
@@ -106,6 +110,7 @@ async function makeOrg(domain: string, localDomains: string[], tokenLabel: strin
   const auditService = new AuditService(new AuditRepository(ds), new HsmAuditSigner(keystore, keyLabel('audit-signing')), { checkpointEvery: 1000, checkpointPeriodMs: 3600_000 });
   const users = new DimeUserService(new DimeUserRepository(ds), keystore, pok, { orgSignet, localDomains, kekLabel: keyLabel('user-kek') }, auditService);
   const verifier = new DimeMessageVerifier(users, directory, encryption);
+  const verdicts = new DoorVerdictMemo();
   const org: Org = {
     domain,
     db,
@@ -116,8 +121,10 @@ async function makeOrg(domain: string, localDomains: string[], tokenLabel: strin
     orgSignet,
     users,
     sealer: (senderPolicy = 'refuse') => new DimeSealer(users, directory, { signer: pok, keys: encryption }, { senderPolicy }),
-    door: new DimeDoorChecker(verifier),
-    opener: new DimeInboundOpener(verifier),
+    door: new DimeDoorChecker(verifier, verdicts),
+    opener: new DimeInboundOpener(verifier, verdicts),
+    verifier,
+    verdicts,
   };
   if (domain === 'a.test') audit = auditService;
   directory.orgs.set(domain, org);
@@ -391,6 +398,65 @@ describe('seal at org A, door check and open at org B', () => {
       reply: '550 5.1.1 no DIME signet for the recipient',
     });
     await expect(a.sealer().seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'x@plain.test' })).rejects.toMatchObject({ code: 'NOT_DIME_DOMAIN', transient: false });
+  });
+});
+
+describe("the door's verdict in the pipeline (DoorVerdictMemo)", () => {
+  const door = (message: Uint8Array) => b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message });
+
+  it('opens the bytes the door passed without verifying them again, once, with the same result as a full verification', async () => {
+    const sealed = await sealAliceToBob();
+    expect(await door(sealed)).toMatchObject({ ok: true });
+    const verify = jest.spyOn(b.verifier, 'verify');
+    try {
+      const fromDoor = await b.opener.open({ message: sealed, originDomain: 'a.test', recipient: 'bob@b.test' });
+      expect(verify).not.toHaveBeenCalled();
+      // taken once: the same bytes again are verified in full, and give the same message
+      const full = await b.opener.open({ message: sealed, originDomain: 'a.test', recipient: 'bob@b.test' });
+      expect(verify).toHaveBeenCalledTimes(1);
+      expect(fromDoor.rfc5322.equals(full.rfc5322)).toBe(true);
+      expect(fromDoor.traceHeaders).toBe(full.traceHeaders);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
+  it('verifies in full whatever differs from what the door passed: other bytes, origin or recipient', async () => {
+    const sealed = Buffer.from(await sealAliceToBob());
+    expect(await door(sealed)).toMatchObject({ ok: true });
+    const altered = Buffer.from(sealed);
+    const chunk = parseMessageFrame(altered).chunks.find((c) => c.type === ChunkType.commonHeaders)!;
+    flipBits(altered, chunk.offset + 4 + 20, 0x01);
+    await expect(b.opener.open({ message: altered, originDomain: 'a.test', recipient: 'bob@b.test' })).rejects.toMatchObject({ code: expect.stringMatching(/SIGNATURE|TAMPERED/) });
+    // the verdict is for (bytes, origin a.test, bob): another origin or recipient does not take it
+    expect(b.verdicts.size).toBeGreaterThan(0);
+    await expect(b.opener.open({ message: sealed, originDomain: 'a2.test', recipient: 'bob@b.test' })).rejects.toMatchObject({ code: 'ENVELOPE_MISMATCH' });
+    expect(await door(sealed)).toMatchObject({ ok: true });
+    await expect(b.opener.open({ message: sealed, originDomain: 'a.test', recipient: 'other@b.test' })).rejects.toMatchObject({ code: 'ENVELOPE_MISMATCH' });
+  });
+
+  it('still refuses a recipient suspended between the door and the pipeline', async () => {
+    const sealed = await sealAliceToBob();
+    expect(await door(sealed)).toMatchObject({ ok: true });
+    await b.users.suspend('bob@b.test');
+    try {
+      await expect(b.opener.open({ message: sealed, originDomain: 'a.test', recipient: 'bob@b.test' })).rejects.toMatchObject({ code: 'RECIPIENT_SUSPENDED' });
+    } finally {
+      await b.users.resume('bob@b.test');
+    }
+  });
+
+  it('forgets a verdict after its maximum age', async () => {
+    let now = 1_000_000;
+    const memo = new DoorVerdictMemo(() => now, 1000);
+    const sealed = await sealAliceToBob();
+    const verified = await b.verifier.verify({ message: sealed, originDomain: 'a.test' });
+    memo.remember(sealed, 'a.test', verified);
+    now += 1001;
+    expect(memo.take(sealed, 'a.test', 'bob@b.test')).toBeUndefined();
+    memo.remember(sealed, 'A.TEST', verified);
+    expect(memo.take(sealed, 'a.test', 'Bob@B.test')).toBe(verified);
+    expect(memo.size).toBe(0);
   });
 });
 
