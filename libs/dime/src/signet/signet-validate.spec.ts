@@ -72,6 +72,17 @@ describe('validateSignet on the libdime vectors', () => {
     expect(validateSignet(author, { poks: [vectorHex('org-origin.ed25519.public')] })).toBe('ID');
   });
 
+  it('a signature that verified once does not pass over other fields or with another key (verifications are remembered)', () => {
+    const bin = readVector('org-origin.signet.bin');
+    expect(validateSignetBytes(bin, originPoks)).toBe('ID');
+    expect(validateSignetBytes(bin, originPoks)).toBe('ID');
+    // one bit of a signed field below every signature, the signatures untouched
+    const altered = Buffer.from(bin);
+    altered.writeUInt8(altered.readUInt8(40) ^ 0x01, 40);
+    expect(['INVALID', 'MALFORMED']).toContain(validateSignetBytes(altered, originPoks));
+    expect(validateSignetBytes(bin, destinationPoks)).toBe('INVALID');
+  });
+
   it('gives INVALID when a later signature is broken even though earlier ones hold', () => {
     const bin = Buffer.from(readVector('org-origin.signet.bin'));
     const last = bin.length - 1;

@@ -3,7 +3,8 @@
 // signature present in the chain crypto -> full -> ID, then the chain of custody if asked. Returns a
 // state, never throws for bad signets; org signets are checked against the POK(s) of the DNS record,
 // user signets against their org signet's POK and signet-signing SOKs.
-import { bytesEqual } from '../bytes';
+import { createHash } from 'node:crypto';
+import { bytesEqual, toBuffer } from '../bytes';
 import { DimeError } from '../dime.error';
 import { ed25519Verify } from '../primitives';
 import { decodeObjectInput, type ArmorTag } from '../armor';
@@ -73,6 +74,25 @@ export function signetStructureState(signet: Signet): SignetState {
   return 'INCOMPLETE';
 }
 
+/**
+ * Signet signatures that verified, by key, signature and SHA-256 of the signed fields: a gateway
+ * validates the same few org and user signets for every message it seals or opens (two to five
+ * Ed25519 verifications each). Only successes are kept: a verification is a pure function of the
+ * three, so a remembered success is the answer verifying again would give; a failure is always
+ * checked anew.
+ */
+const verifiedSignatures = new Set<string>();
+const MAX_VERIFIED_SIGNATURES = 4096;
+
+function verifiesOnce(key: Uint8Array, data: Buffer, signature: Uint8Array): boolean {
+  const id = `${toBuffer(key).toString('base64')}.${toBuffer(signature).toString('base64')}.${createHash('sha256').update(data).digest('base64')}`;
+  if (verifiedSignatures.has(id)) return true;
+  if (!ed25519Verify(key, data, signature)) return false;
+  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.clear();
+  verifiedSignatures.add(id);
+  return true;
+}
+
 /** Does the signature at fid verify, over the fields below it, with one of keys? */
 function verifiesWithAny(signet: Signet, fid: number, keys: readonly Uint8Array[]): boolean {
   const field = firstField(signet, fid);
@@ -80,7 +100,7 @@ function verifiesWithAny(signet: Signet, fid: number, keys: readonly Uint8Array[
   const data = serializedUpTo(signet, fid - 1);
   return keys.some((key) => {
     try {
-      return ed25519Verify(key, data, field.data);
+      return verifiesOnce(key, data, field.data);
     } catch (err) {
       if (err instanceof DimeError) return false; // a key that is not a valid Ed25519 point
       throw err;
