@@ -31,6 +31,7 @@ import { TransformStep } from '../pipeline/transform.step';
 import { SpoolService } from '../spool/spool.service';
 import { DeliveryService } from './delivery.service';
 import { DmtpDelivery } from './dmtp-delivery';
+import { DomainPolicyCache } from './domain-policy.cache';
 import { isDimeSealError } from '../dime/seal/dime-seal.error';
 import { DsnService } from './dsn.service';
 import { FirstAttemptDispatcher } from './first-attempt.dispatcher';
@@ -70,7 +71,7 @@ export function createDeliveryRuntime(
   const { config, logger, metrics } = deps;
   const clock = options.clock ?? Date.now;
   const queue = new QueueRepository(deps.dataSource);
-  const policies = new DomainPolicyRepository(deps.dataSource);
+  const policies = new DomainPolicyCache(new DomainPolicyRepository(deps.dataSource));
   const queues = new GatewayQueues(deps.connection, config.jobs.prefix);
   const bodies = new MessageBodyStore(deps.spool);
   const finisher = new MessageFinisher(queue, bodies);

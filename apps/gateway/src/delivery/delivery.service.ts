@@ -39,7 +39,8 @@ export interface DeliveryServiceDeps {
    * its own), so that no pool wait stands between the next hop's 2xx and the UPDATE.
    */
   readonly recorder?: Pick<QueueRepository, 'markDelivered'> | undefined;
-  readonly policies: DomainPolicyRepository;
+  /** The per-domain TLS policy (DomainPolicyCache in the gateway). */
+  readonly policies: Pick<DomainPolicyRepository, 'findTlsPolicy'>;
   readonly bodies: MessageBodyStore;
   readonly resolver: NextHopResolver;
   readonly queues: GatewayQueues;
