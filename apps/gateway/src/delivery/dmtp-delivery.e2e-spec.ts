@@ -280,7 +280,11 @@ describe('DmtpDelivery session reuse over real DMTP (TLS on loopback)', () => {
     expect(await send(d, ['bob@b.test', 'carol@b.test'])).toEqual([250, 250]);
     expect(connections).toHaveLength(2);
     expect(sessions.size).toBe(0);
-    expectEachAcceptedOnce(4);
+    // within one attempt too: three messages take two sessions (2 + 1), the second kept
+    expect(await send(d, ['bob@b.test', 'carol@b.test', 'bob@b.test'])).toEqual([250, 250, 250]);
+    expect(connections).toHaveLength(4);
+    expect(sessions.size).toBe(1);
+    expectEachAcceptedOnce(7);
   });
 
   it("QUITs a session idle past the cache's idle time; the next attempt opens a new one", async () => {

@@ -139,6 +139,11 @@ export class DmtpDelivery {
       try {
         for (let i = 0; i < sealed.length; i++) {
           const { recipient, bytes } = sealed[i]!;
+          if (client && uses >= this.sessions.maxUses) {
+            // a session carries at most maxUses transactions, within an attempt too
+            await client.quit();
+            client = cached = undefined;
+          }
           if (!client) {
             const opened = await this.open(endpoint, peerCheck, signal, log);
             if (opened.kind === 'failed') {
