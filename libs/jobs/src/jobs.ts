@@ -29,6 +29,11 @@ export interface DeliverJob {
     readonly route: 'legacy' | 'remote' | 'dmtp';
     /** Which attempt this job is (1-based); part of the job id so a retry is a new job. */
     readonly attempt: number;
+    /**
+     * Whether dispatch wrote replacement bytes for this group (not part of the job id). Absent in
+     * jobs the recovery sweeper makes from the database: delivery then looks in the spool.
+     */
+    readonly variant?: boolean;
   };
 }
 

@@ -135,7 +135,7 @@ export class DeliveryService {
 
     let body: Buffer;
     try {
-      body = await this.deps.bodies.readForDelivery(message.id, job.route, job.domain);
+      body = await this.deps.bodies.readForDelivery(message.id, job.route, job.domain, job.variant);
     } catch (err) {
       if (!(err instanceof SpoolError) || err.code === 'IO') throw err;
       log.error({ code: err.code }, 'spool copy unusable; never delivered');

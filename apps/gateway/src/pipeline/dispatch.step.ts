@@ -30,7 +30,7 @@ export class DispatchStep implements PipelineStep {
       if (bytes !== undefined) await this.bodies.writeVariant(message.id, g.route, g.domain, bytes);
     }
     await this.queue.routeRecipients(groups.flatMap((g) => g.recipients.map((r) => ({ id: r.id, route: g.route }))));
-    for (const g of groups) await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1 });
+    for (const g of groups) await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1, variant: ctx.bodyOf(g) !== undefined });
     const rejections = ctx.rejections;
     if (rejections.length > 0) await this.bouncer.bounce(message, rejections);
     ctx.logger.info({ groups: groups.map((g) => `${g.route}/${g.domain}:${g.recipients.length}`), rejected: rejections.length }, 'dispatched');

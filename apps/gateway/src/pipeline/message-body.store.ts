@@ -24,16 +24,21 @@ export class MessageBodyStore {
     await this.spool.write(bodyVariantId(messageId, route, domain), bytes);
   }
 
-  /** The bytes to deliver to a group: its replacement when there is one, else the accepted bytes. */
-  async readForDelivery(messageId: string, route: RecipientRoute, domain: string): Promise<Buffer> {
+  /**
+   * The bytes to deliver to a group: its replacement when there is one, else the accepted bytes.
+   * `hasVariant` is what dispatch recorded in the deliver job (it wrote the replacement or not);
+   * undefined (a job the recovery sweeper made) looks in the spool.
+   */
+  async readForDelivery(messageId: string, route: RecipientRoute, domain: string, hasVariant?: boolean): Promise<Buffer> {
     const variant = bodyVariantId(messageId, route, domain);
-    return (await this.spool.exists(variant)) ? this.spool.read(variant) : this.spool.read(messageId);
+    const useVariant = hasVariant ?? (await this.spool.exists(variant));
+    return useVariant ? this.spool.read(variant) : this.spool.read(messageId);
   }
 
   /** Removes the accepted file and every replacement (once the message is finished). */
   async removeAll(messageId: string, groups: Iterable<{ route: RecipientRoute | null; domain: string }>): Promise<void> {
     const removals = [this.spool.remove(messageId)];
-    for (const g of groups) if (g.route) removals.push(this.spool.remove(bodyVariantId(messageId, g.route, g.domain)));
+    for (const g of groups) if (g.route) removals.push(this.spool.remove(bodyVariantId(messageId, g.route, g.domain), false));
     await Promise.all(removals);
   }
 }

@@ -173,11 +173,16 @@ export class SpoolService {
     }
   }
 
-  async remove(messageId: string): Promise<void> {
+  /**
+   * Removes the message's file, or its aborted file (markAborted renamed the one into the other, so
+   * at most one exists: the second unlink only runs when the first found nothing). `mayBeAborted`
+   * false (replacement bytes, never marked aborted) skips that second look.
+   */
+  async remove(messageId: string, mayBeAborted = true): Promise<void> {
     const { file } = this.pathOf(messageId);
     this.forget(messageId);
-    // unlink, not rm: rm costs an lstat more per file (and the two run at once)
-    await Promise.all([unlinkIfExists(file), unlinkIfExists(`${file}${ABORTED}`)]);
+    // unlink, not rm: rm costs an lstat more per file
+    if (!(await unlinkIfExists(file)) && mayBeAborted) await unlinkIfExists(`${file}${ABORTED}`);
   }
 
   /**
@@ -223,11 +228,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function unlinkIfExists(path: string): Promise<void> {
+/** True when the file was there. */
+async function unlinkIfExists(path: string): Promise<boolean> {
   try {
     await fs.unlink(path);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return false;
   }
 }
 
