@@ -6,7 +6,6 @@ import * as secp from 'secp256k1';
 import { DimeError } from './dime.error';
 import { assertBytes, toBuffer } from './bytes';
 
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export const ED25519_SEED_LENGTH = 32;
