@@ -81,7 +81,7 @@ export function createDeliveryRuntime(
   const dime = deps.dime ?? undefined;
   const policyOf = (domain: string) => policies.findDimePolicy(domain);
   // first attempts straight from the process job when a slot is free (first-attempt.dispatcher.ts); `delivery` is made below, called later
-  const firstAttempts = new FirstAttemptDispatcher(queues, (job) => delivery.deliver(job), config.delivery.workerConcurrency, logger);
+  const firstAttempts = new FirstAttemptDispatcher(queues, (job, routed) => delivery.deliver(job, routed), config.delivery.workerConcurrency, logger);
   const pipeline = new Pipeline(
     [
       new PolicyStep(t),

@@ -22,6 +22,7 @@ import type { GatewayQueues } from '../pipeline/gateway-queues';
 import type { MessageBodyStore } from '../pipeline/message-body.store';
 import { SpoolError } from '../spool/spool.service';
 import type { DmtpDelivery } from './dmtp-delivery';
+import type { RoutedGroup } from './first-attempt.dispatcher';
 import type { DsnService, RecipientReport } from './dsn.service';
 import { KeyedSemaphore } from './keyed-semaphore';
 import type { MessageFinisher } from './message-finisher';
@@ -115,13 +116,20 @@ export class DeliveryService {
     this.recorder = deps.recorder ?? deps.queue;
   }
 
-  async deliver(job: DeliverJobData): Promise<void> {
-    return this.groups.run(`${job.messageId}/${job.route}/${job.domain}`, () => this.deliverGroup(job));
+  /**
+   * `routed`: the group as dispatch just wrote it (a direct first attempt). It is used only when no
+   * other attempt of the group holds or awaits its turn in this process; one that does may have
+   * changed the recipients since, so the state is read back from PostgreSQL as for any job.
+   */
+  async deliver(job: DeliverJobData, routed?: RoutedGroup): Promise<void> {
+    const key = `${job.messageId}/${job.route}/${job.domain}`;
+    const known = routed && this.groups.active(key) === 0 ? routed : undefined;
+    return this.groups.run(key, () => this.deliverGroup(job, known));
   }
 
-  private async deliverGroup(job: DeliverJobData): Promise<void> {
+  private async deliverGroup(job: DeliverJobData, known?: RoutedGroup): Promise<void> {
     const { queue } = this.deps;
-    const found = await queue.findMessageWithRecipients(job.messageId);
+    const found = known ?? (await queue.findMessageWithRecipients(job.messageId));
     if (!found || found.message.state === 'done') return;
     const { message, recipients: all } = found;
     const open = all.filter(

@@ -13,11 +13,22 @@
 // by DeliveryService itself) becomes a `deliver` job after the deliver queue's first backoff, as a
 // failed job would have been retried. The process job does not wait for the attempt: a slow
 // destination never holds the pipeline's slots.
+import type { QueuedMessage, QueuedRecipient } from '@lib/db';
 import type { DeliverJob } from '@lib/jobs';
 import type { GatewayLogger } from '../observability/logger';
 import type { GatewayQueues } from '../pipeline/gateway-queues';
 
 type DeliverJobData = DeliverJob['data'];
+
+/**
+ * What dispatch knows of the group it just routed: the message and the group's recipients as they
+ * now are in PostgreSQL ('queued', this route). A direct attempt that finds the group free uses it
+ * instead of reading both back (DeliveryService.deliver); never carried by a job.
+ */
+export interface RoutedGroup {
+  readonly message: QueuedMessage;
+  readonly recipients: readonly QueuedRecipient[];
+}
 
 /** The retry delay of a direct attempt that threw (DELIVER_JOB_OPTIONS' first backoff). */
 export const DIRECT_RETRY_DELAY_MS = 2000;
@@ -29,7 +40,7 @@ export class FirstAttemptDispatcher {
   constructor(
     private readonly queues: Pick<GatewayQueues, 'addDeliver'>,
     /** Runs one delivery attempt (DeliveryService.deliver); bound late, the service is made after the pipeline. */
-    private readonly deliver: (job: DeliverJobData) => Promise<void>,
+    private readonly deliver: (job: DeliverJobData, routed?: RoutedGroup) => Promise<void>,
     /** Direct attempts in flight at most; beyond, first attempts are `deliver` jobs. 0 disables the direct path. */
     private readonly limit: number,
     private readonly logger: GatewayLogger,
@@ -41,12 +52,12 @@ export class FirstAttemptDispatcher {
   }
 
   /** Same contract as GatewayQueues.addDeliver: resolves once the attempt is started or enqueued. */
-  async addDeliver(data: DeliverJobData, delayMs = 0): Promise<void> {
+  async addDeliver(data: DeliverJobData, delayMs = 0, routed?: RoutedGroup): Promise<void> {
     if (this.stopped || delayMs > 0 || data.attempt !== 1 || this.inFlight.size >= this.limit) {
       await this.queues.addDeliver(data, delayMs);
       return;
     }
-    const run: Promise<void> = this.deliver(data)
+    const run: Promise<void> = this.deliver(data, routed)
       .catch(async (err: unknown) => {
         this.logger.warn({ messageId: data.messageId, route: data.route, domain: data.domain, err: err instanceof Error ? err.message : String(err) }, 'direct delivery attempt failed; retrying as a deliver job');
         // if this fails too, the recovery sweeper finds the recipients still queued

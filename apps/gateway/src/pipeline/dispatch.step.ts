@@ -4,6 +4,7 @@
 // bounces of refused recipients. A crash anywhere in between is repaired by re-running the
 // pipeline (recipients still 'pending') or by the recovery sweeper (recipients 'queued').
 import type { QueueRepository } from '@lib/db';
+import type { RoutedGroup } from '../delivery/first-attempt.dispatcher';
 import type { GatewayQueues } from './gateway-queues';
 import type { MessageBodyStore } from './message-body.store';
 import type { PipelineContext } from './pipeline-context';
@@ -17,8 +18,11 @@ export class DispatchStep implements PipelineStep {
     readonly timeoutMs: number,
     private readonly queue: QueueRepository,
     private readonly bodies: MessageBodyStore,
-    /** GatewayQueues, or a FirstAttemptDispatcher (delivery/) that makes first attempts at once in this process. */
-    private readonly queues: Pick<GatewayQueues, 'addDeliver'>,
+    /**
+     * GatewayQueues, or a FirstAttemptDispatcher (delivery/) that makes first attempts at once in
+     * this process; the latter is also told the routed group, so it need not read it back.
+     */
+    private readonly queues: { addDeliver(data: Parameters<GatewayQueues['addDeliver']>[0], delayMs?: number, routed?: RoutedGroup): Promise<void> },
     private readonly bouncer: RecipientBouncer,
   ) {}
 
@@ -30,7 +34,11 @@ export class DispatchStep implements PipelineStep {
       if (bytes !== undefined) await this.bodies.writeVariant(message.id, g.route, g.domain, bytes);
     }
     await this.queue.routeRecipients(groups.flatMap((g) => g.recipients.map((r) => ({ id: r.id, route: g.route }))));
-    for (const g of groups) await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1, variant: ctx.bodyOf(g) !== undefined });
+    for (const g of groups) {
+      // as they now are in PostgreSQL
+      const recipients = g.recipients.map((r) => ({ ...r, route: g.route, status: 'queued' as const }));
+      await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1, variant: ctx.bodyOf(g) !== undefined }, 0, { message, recipients });
+    }
     const rejections = ctx.rejections;
     if (rejections.length > 0) await this.bouncer.bounce(message, rejections);
     ctx.logger.info({ groups: groups.map((g) => `${g.route}/${g.domain}:${g.recipients.length}`), rejected: rejections.length }, 'dispatched');
