@@ -260,7 +260,7 @@ export class GatewayModule {
       providers: [
         {
           provide: AcceptanceService,
-          useFactory: (spool: SpoolService, queue: QueueRepository, queues: GatewayQueues) =>
+          useFactory: (spool: SpoolService, queue: QueueRepository, queues: GatewayQueues, runtime: DeliveryRuntime) =>
             new AcceptanceService(
               { hostname: config.hostname, queueLifetimeMs: config.delivery.queueLifetimeMs, stageTimeoutMs: Math.min(config.stepTimeoutMs, 30_000) },
               spool,
@@ -269,8 +269,9 @@ export class GatewayModule {
               metrics,
               logger,
               clock,
+              runtime.recentlyAccepted,
             ),
-          inject: [SpoolService, QueueRepository, GatewayQueues],
+          inject: [SpoolService, QueueRepository, GatewayQueues, DeliveryRuntime],
         },
         {
           provide: GatewayListeners,

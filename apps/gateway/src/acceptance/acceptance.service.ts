@@ -9,6 +9,7 @@ import type { GatewayLogger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { SpoolService } from '../spool/spool.service';
 import { headerMessageId, receivedHeader } from '../smtp/trace-headers';
+import type { RecentlyAccepted } from '../pipeline/recently-accepted';
 
 export type AcceptanceStage = 'spool' | 'database' | 'enqueue';
 
@@ -83,6 +84,8 @@ export class AcceptanceService {
     private readonly metrics: GatewayMetrics,
     private readonly logger: GatewayLogger,
     private readonly clock: () => number = Date.now,
+    /** Where the rows just written are left for this process's `process` job (recently-accepted.ts). */
+    private readonly recent?: RecentlyAccepted,
   ) {}
 
   async accept(req: AcceptRequest): Promise<AcceptResult> {
@@ -112,35 +115,30 @@ export class AcceptanceService {
     });
 
     const recipients: AcceptedRecipient[] = req.recipients.map((r) => ({ id: randomUUID(), address: r.address, domain: r.domain }));
-    await this.stage(
-      log,
-      'database',
-      () =>
-        withTimeout(
-          'database',
-          ms,
-          this.queue.insertAccepted(
-            {
-              id: messageId,
-              queueId,
-              direction: req.direction,
-              format,
-              mailFrom: req.mailFrom,
-              size: bytes.length,
-              sha256: stored.sha256,
-              spoolKeyId: stored.keyId,
-              headerMessageId: format === 'dime' ? null : headerMessageId(req.message),
-              clientAddress: req.clientAddress,
-              clientHelo: req.clientHelo,
-              authUser: req.authUser,
-              receivedAt,
-              expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
-            },
-            recipients,
-          ),
-        ),
-      () => this.takeBack(messageId),
-    );
+    const row = {
+      id: messageId,
+      queueId,
+      direction: req.direction,
+      format,
+      mailFrom: req.mailFrom,
+      size: bytes.length,
+      sha256: stored.sha256,
+      spoolKeyId: stored.keyId,
+      headerMessageId: format === 'dime' ? null : headerMessageId(req.message),
+      clientAddress: req.clientAddress,
+      clientHelo: req.clientHelo,
+      authUser: req.authUser,
+      receivedAt,
+      expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
+    };
+    await this.stage(log, 'database', () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients)), () => this.takeBack(messageId));
+    this.recent?.remember({
+      message: { ...row, state: 'queued' },
+      // as findMessageWithRecipients returns them
+      recipients: recipients
+        .map((r) => ({ id: r.id, messageId, address: r.address, domain: r.domain, route: null, status: 'pending' as const, attempts: 0, nextAttemptAt: null, lastReply: null, delayNotifiedAt: null }))
+        .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    });
 
     // a job that still lands later finds no message (or an aborted one) and does nothing
     await this.stage(log, 'enqueue', () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId)), () => this.takeBack(messageId));
@@ -162,6 +160,7 @@ export class AcceptanceService {
    * retry: delivering it, or bouncing it, would be wrong).
    */
   private async takeBack(messageId: string): Promise<void> {
+    this.recent?.forget(messageId);
     let removed: boolean | undefined;
     try {
       removed = await this.queue.removeUnprocessed(messageId);

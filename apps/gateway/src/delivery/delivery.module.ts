@@ -30,6 +30,7 @@ import { MessageProcessor } from '../pipeline/process.processor';
 import { TransformStep } from '../pipeline/transform.step';
 import { SpoolService } from '../spool/spool.service';
 import { DeliveryService } from './delivery.service';
+import { RecentlyAccepted } from '../pipeline/recently-accepted';
 import { DmtpDelivery } from './dmtp-delivery';
 import { DomainPolicyCache } from './domain-policy.cache';
 import { isDimeSealError } from '../dime/seal/dime-seal.error';
@@ -92,7 +93,8 @@ export function createDeliveryRuntime(
     ],
     metrics,
   );
-  const processor = new MessageProcessor(queue, bodies, pipeline, dsn, logger, clock);
+  const recentlyAccepted = new RecentlyAccepted(clock);
+  const processor = new MessageProcessor(queue, bodies, pipeline, dsn, logger, clock, recentlyAccepted);
   const resolver = new NextHopResolver(
     { legacy: config.legacy, remotePort: config.delivery.remotePort, staticRoutes: config.delivery.staticRoutes },
     options.dns ?? createDnsLookup(config.delivery.dnsServers),
@@ -129,7 +131,7 @@ export function createDeliveryRuntime(
     ...(options.random ? { random: options.random } : {}),
   });
   const sweeper = new RecoverySweeper(queue, queues, logger, metrics, clock, 5000, finisher);
-  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger, firstAttempts, dmtp);
+  return new DeliveryRuntime(deps.connection, config, queues, enqueuer, processor, delivery, sweeper, options.runWorkers ?? true, recorder, logger, firstAttempts, dmtp, recentlyAccepted);
 }
 
 /** The running pipeline and delivery of one process: workers, sweeper, queues. */
@@ -149,6 +151,8 @@ export class DeliveryRuntime implements OnApplicationBootstrap, OnApplicationShu
     private readonly logger?: GatewayLogger,
     private readonly firstAttempts?: FirstAttemptDispatcher,
     private readonly dmtp?: DmtpDelivery,
+    /** Acceptance in this process leaves the rows it wrote here for the `process` job (AcceptanceService). */
+    readonly recentlyAccepted?: RecentlyAccepted,
   ) {}
 
   /** True while this process runs the workers and the sweeper. */

@@ -12,6 +12,7 @@ import { PipelineContext } from './pipeline-context';
 import { PipelineStepError } from './pipeline-step.error';
 import { SpoolError } from '../spool/spool.service';
 import type { RecipientBouncer } from './recipient-bouncer';
+import type { RecentlyAccepted } from './recently-accepted';
 
 export class MessageProcessor {
   constructor(
@@ -21,10 +22,12 @@ export class MessageProcessor {
     private readonly bouncer: RecipientBouncer,
     private readonly logger: GatewayLogger,
     private readonly clock: () => number = Date.now,
+    /** What acceptance in this process just wrote (recently-accepted.ts): not read back. */
+    private readonly recent?: RecentlyAccepted,
   ) {}
 
   async process(messageId: string): Promise<void> {
-    const found = await this.queue.findMessageWithRecipients(messageId);
+    const found = this.recent?.take(messageId) ?? (await this.queue.findMessageWithRecipients(messageId));
     if (!found || found.message.state === 'done') return;
     const { message } = found;
     const pending = found.recipients.filter((r) => r.status === 'pending');
