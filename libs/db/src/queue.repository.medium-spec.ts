@@ -53,10 +53,13 @@ describe('QueueRepository', () => {
     expect((await queue.findMessage(m.id))?.state).toBe('queued');
     expect((await queue.findRecipientsOfMessage(m.id)).map((r) => r.status)).toEqual(['pending', 'pending']);
 
-    await queue.routeRecipients([
+    const routed = await queue.routeRecipients([
       { id: a, route: 'remote' },
       { id: b, route: 'remote' },
     ]);
+    expect(routed.sort()).toEqual([a, b].sort());
+    // routed already: a second run of the same dispatch changes nothing and says so
+    expect(await queue.routeRecipients([{ id: a, route: 'legacy' }])).toEqual([]);
     await queue.markDelivered([a], '250 2.0.0 ok', new Date());
     expect(await queue.finishMessageIfComplete(m.id)).toBe(false);
     await queue.markDeferred([b], '451 4.3.0 try later', new Date(Date.now() + 60_000));

@@ -246,15 +246,18 @@ export class QueueRepository {
   }
 
   /** Pipeline classification result: route each recipient and queue it for delivery (one statement). */
-  async routeRecipients(routes: readonly { id: string; route: RecipientRoute }[]): Promise<void> {
-    if (routes.length === 0) return;
-    await this.hot(
-      'dq_route_recipients',
+  /** Pending recipients become 'queued' on their route; returns the ids this call changed (others were no longer pending). */
+  async routeRecipients(routes: readonly { id: string; route: RecipientRoute }[]): Promise<string[]> {
+    if (routes.length === 0) return [];
+    const rows: { id: string }[] = await this.hot(
+      'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'
          FROM unnest($1::uuid[], $2::text[]) AS v(id, route)
-        WHERE r.id = v.id AND r.status = 'pending'`,
+        WHERE r.id = v.id AND r.status = 'pending'
+        RETURNING r.id`,
       [routes.map((r) => r.id), routes.map((r) => r.route)],
     );
+    return rows.map((r) => r.id);
   }
 
   async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {

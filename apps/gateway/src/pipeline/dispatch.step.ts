@@ -33,11 +33,13 @@ export class DispatchStep implements PipelineStep {
       const bytes = ctx.bodyOf(g);
       if (bytes !== undefined) await this.bodies.writeVariant(message.id, g.route, g.domain, bytes);
     }
-    await this.queue.routeRecipients(groups.flatMap((g) => g.recipients.map((r) => ({ id: r.id, route: g.route }))));
+    const routed = new Set(await this.queue.routeRecipients(groups.flatMap((g) => g.recipients.map((r) => ({ id: r.id, route: g.route })))));
     for (const g of groups) {
-      // as they now are in PostgreSQL
-      const recipients = g.recipients.map((r) => ({ ...r, route: g.route, status: 'queued' as const }));
-      await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1, variant: ctx.bodyOf(g) !== undefined }, 0, { message, recipients });
+      // the group as it now is in PostgreSQL, when this run routed all of it; a recipient another
+      // run of this job routed first may be in an attempt already: the attempt then reads the state
+      const mine = g.recipients.every((r) => routed.has(r.id));
+      const known = mine ? { message, recipients: g.recipients.map((r) => ({ ...r, route: g.route, status: 'queued' as const })) } : undefined;
+      await this.queues.addDeliver({ messageId: message.id, route: g.route, domain: g.domain, attempt: 1, variant: ctx.bodyOf(g) !== undefined }, 0, known);
     }
     const rejections = ctx.rejections;
     if (rejections.length > 0) await this.bouncer.bounce(message, rejections);

@@ -238,7 +238,12 @@ describe('DispatchStep', () => {
   it('stores replacement bytes, then routes, then enqueues one job per group, then bounces the refused', async () => {
     const calls: string[] = [];
     const bodies = { writeVariant: async (_m: string, route: RecipientRoute, domain: string) => void calls.push(`variant ${route}/${domain}`) };
-    const queue = { routeRecipients: async (r: { id: string; route: RecipientRoute }[]) => void calls.push(`route ${r.length}`) };
+    const queue = {
+      routeRecipients: async (r: { id: string; route: RecipientRoute }[]) => {
+        calls.push(`route ${r.length}`);
+        return r.map((x) => x.id);
+      },
+    };
     const queues = { addDeliver: async (d: { route: string; domain: string; attempt: number }) => void calls.push(`job ${d.route}/${d.domain}#${d.attempt}`) };
     const bouncer = { bounce: async (_m: QueuedMessage, r: readonly unknown[]) => void calls.push(`bounce ${r.length}`) };
     const ctx = context(['a@org.test', 'b@remote.test', 'c@remote.test', 'd@bad.test']);
@@ -248,6 +253,25 @@ describe('DispatchStep', () => {
     const dispatch = new DispatchStep(1000, queue as unknown as QueueRepository, bodies as unknown as MessageBodyStore, queues as unknown as GatewayQueues, bouncer);
     await dispatch.run(ctx);
     expect(calls).toEqual(['variant remote/remote.test', 'route 3', 'job legacy/org.test#1', 'job remote/remote.test#1', 'bounce 1']);
+  });
+
+  it('hands the routed group to the first attempt only when this run routed all of it', async () => {
+    const seen: { group: string; variant: boolean | undefined; known: string[] | undefined }[] = [];
+    // b@remote.test was routed by another run of the same job: this run's UPDATE did not change it
+    const queue = { routeRecipients: async (r: { id: string; route: RecipientRoute }[]) => r.filter((x) => x.id !== ctx.recipients[1]!.id).map((x) => x.id) };
+    const queues = {
+      addDeliver: async (d: { route: string; domain: string; variant?: boolean }, _delay: number, known?: { recipients: readonly QueuedRecipient[] }) =>
+        void seen.push({ group: `${d.route}/${d.domain}`, variant: d.variant, known: known?.recipients.map((r) => `${r.address}:${r.status}:${r.route}`) }),
+    };
+    const ctx = context(['a@org.test', 'b@remote.test', 'c@remote.test']);
+    await new ClassifyStep(['org.test'], 1000).run(ctx);
+    ctx.setBody({ route: 'legacy', domain: 'org.test' }, Buffer.from('opened'));
+    const bodies = { writeVariant: async () => undefined };
+    await new DispatchStep(1000, queue as unknown as QueueRepository, bodies as unknown as MessageBodyStore, queues, { bounce: async () => undefined }).run(ctx);
+    expect(seen).toEqual([
+      { group: 'legacy/org.test', variant: true, known: ['a@org.test:queued:legacy'] },
+      { group: 'remote/remote.test', variant: false, known: undefined },
+    ]);
   });
 
   it('names replacement bytes deterministically per message, route and domain', () => {
