@@ -97,6 +97,12 @@ export interface GatewayConfig {
     readonly defaultPolicy: DimePolicy;
     /** A local sender without DIME keys (DIME_SENDER_POLICY): provision them on first use, or refuse. */
     readonly senderPolicy: 'provision' | 'refuse';
+    /**
+     * The optional origin bounce signatures on outbound DIME (DIME_BOUNCE_SIGNATURES: both, meta,
+     * display, none; default both). Each is one more HSM signature per message; a declined one is
+     * deleted from the message, as the DIME digest (§6.5) allows.
+     */
+    readonly bounceSignatures: 'both' | 'meta' | 'display' | 'none';
     /** Port of remote DX hosts (REMOTE_DMTP_PORT, 26; tests point it at loopback peers). */
     readonly remotePort: number;
     /** DX hosts that bypass DNS host selection, `domain=host:port` (DMTP_ROUTES); the `_dx` record still comes from DNS. */
@@ -315,6 +321,7 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
       dmtpPort: port('DMTP_PORT', 2626),
       defaultPolicy: oneOf('DIME_DEFAULT_POLICY', 'preferred', ['required', 'preferred', 'off']) as DimePolicy,
       senderPolicy: oneOf('DIME_SENDER_POLICY', 'provision', ['provision', 'refuse']) as 'provision' | 'refuse',
+      bounceSignatures: oneOf('DIME_BOUNCE_SIGNATURES', 'both', ['both', 'meta', 'display', 'none']) as 'both' | 'meta' | 'display' | 'none',
       remotePort: port('REMOTE_DMTP_PORT', 26),
       routes: routes('DMTP_ROUTES'),
       cacheMaxTtlMs: duration('DIME_CACHE_MAX_TTL', '1d'),

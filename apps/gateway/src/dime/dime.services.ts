@@ -75,7 +75,7 @@ export async function createDimeServices(
     { orgSignet, localDomains: config.localDomains, kekLabel: keyLabel('user-kek') },
     audit,
   );
-  const sealer = new DimeSealer(users, directory, { signer, keys: orgKeys }, { senderPolicy: config.dime.senderPolicy });
+  const sealer = new DimeSealer(users, directory, { signer, keys: orgKeys }, { senderPolicy: config.dime.senderPolicy, bounceSignatures: config.dime.bounceSignatures });
   const verifier = new DimeMessageVerifier(users, directory, orgKeys);
   const verdicts = new DoorVerdictMemo();
   return { directory, users, sealer, doorCheck: new DimeDoorChecker(verifier, verdicts), opener: new DimeInboundOpener(verifier, verdicts) };

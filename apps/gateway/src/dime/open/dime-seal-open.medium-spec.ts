@@ -54,7 +54,7 @@ interface Org {
   encryption: HsmKeyAgreement;
   orgSignet: Signet;
   users: DimeUserService;
-  sealer: (policy?: DimeSenderPolicy) => DimeSealer;
+  sealer: (policy?: DimeSenderPolicy, bounceSignatures?: 'both' | 'meta' | 'display' | 'none') => DimeSealer;
   door: DimeDoorChecker;
   opener: DimeInboundOpener;
   verifier: DimeMessageVerifier;
@@ -120,7 +120,7 @@ async function makeOrg(domain: string, localDomains: string[], tokenLabel: strin
     encryption,
     orgSignet,
     users,
-    sealer: (senderPolicy = 'refuse') => new DimeSealer(users, directory, { signer: pok, keys: encryption }, { senderPolicy }),
+    sealer: (senderPolicy = 'refuse', bounceSignatures = 'both') => new DimeSealer(users, directory, { signer: pok, keys: encryption }, { senderPolicy, bounceSignatures }),
     door: new DimeDoorChecker(verifier, verdicts),
     opener: new DimeInboundOpener(verifier, verdicts),
     verifier,
@@ -299,6 +299,25 @@ describe('seal at org A, door check and open at org B', () => {
     expect(opened).toMatchObject({ recipient: 'bob@b.test', author: 'alice@a.test', originDomain: 'a.test' });
     // the author signet was asked for by the fingerprint the message names
     expect(directory.fingerprintsAsked.at(-1)).toBe(aliceFp);
+  });
+
+  it('makes the bounce signatures DIME_BOUNCE_SIGNATURES asks for; the door takes the message either way', async () => {
+    const cases = [
+      ['both', [ChunkType.originMetaBounceSig, ChunkType.originDisplayBounceSig]],
+      ['meta', [ChunkType.originMetaBounceSig]],
+      ['display', [ChunkType.originDisplayBounceSig]],
+      ['none', []],
+    ] as const;
+    for (const [setting, present] of cases) {
+      const sealed = await a.sealer('refuse', setting).seal({ rfc5322: MESSAGE, sender: 'alice@a.test', recipient: 'bob@b.test' });
+      const types = parseMessageFrame(sealed).chunks.map((c) => c.type);
+      for (const bounce of [ChunkType.originMetaBounceSig, ChunkType.originDisplayBounceSig]) expect(types.includes(bounce)).toBe((present as readonly number[]).includes(bounce));
+      expect(types).toContain(ChunkType.originFullSig);
+      expect(await b.door.check({ originDomain: 'a.test', destinationDomain: 'b.test', message: sealed })).toMatchObject({ ok: true });
+      const opened = await b.opener.open({ message: sealed, originDomain: 'a.test', recipient: 'bob@b.test' });
+      expect(opened.rfc5322.subarray(opened.traceHeaders.length).equals(MESSAGE)).toBe(true);
+    }
+    expect(() => new DimeSealer(a.users, directory, { signer: a.pok, keys: a.encryption }, { senderPolicy: 'refuse', bounceSignatures: 'some' as never })).toThrow(RangeError);
   });
 
   it('keeps subject, body and mailboxes out of the sealed bytes', async () => {

@@ -40,6 +40,8 @@ export interface DimeSealInput {
 
 export interface DimeSealerOptions {
   readonly senderPolicy: DimeSenderPolicy;
+  /** Which optional origin bounce signatures (248 meta, 249 display) to make; default both. */
+  readonly bounceSignatures?: 'both' | 'meta' | 'display' | 'none';
 }
 
 /** The org's HSM keys as the origin actor: POK (origin signatures) and encryption key (its keyslots). */
@@ -61,6 +63,9 @@ export class DimeSealer {
   ) {
     if (options.senderPolicy !== 'provision' && options.senderPolicy !== 'refuse') {
       throw new RangeError(`"options.senderPolicy" expected 'provision' or 'refuse', got ${String(options.senderPolicy)}`);
+    }
+    if (options.bounceSignatures !== undefined && !['both', 'meta', 'display', 'none'].includes(options.bounceSignatures)) {
+      throw new RangeError(`"options.bounceSignatures" expected 'both', 'meta', 'display' or 'none', got ${String(options.bounceSignatures)}`);
     }
     this.orgSignet = users.localOrgSignet;
     this.orgFingerprint = signetFingerprint(this.orgSignet, 'crypto');
@@ -105,7 +110,13 @@ export class DimeSealer {
         // them again inside signOrigin (authorSigningKey) cost three Ed25519 verifications over the
         // message per recipient and could find nothing this comparison does not.
         if (!Buffer.from(signer.publicKey).equals(signetSigningKey(signet))) throw new Error(`the signing key of ${sender.address} does not match its signet`);
-        return signOrigin(sealed, { keys: this.origin.keys, signer: this.origin.signer });
+        const bounce = this.options.bounceSignatures ?? 'both';
+        return signOrigin(sealed, {
+          keys: this.origin.keys,
+          signer: this.origin.signer,
+          metaBounce: bounce === 'both' || bounce === 'meta',
+          displayBounce: bounce === 'both' || bounce === 'display',
+        });
       });
     } catch (err) {
       throw this.sealFailure(err);
