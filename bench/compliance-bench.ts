@@ -107,6 +107,10 @@ const NULL_STORE: ArchiveStore = {
   get: async () => Buffer.alloc(0),
   delete: async () => undefined,
   retention: async () => null,
+  // eslint-disable-next-line require-yield
+  list: async function* () {
+    return;
+  },
 };
 
 function cpuMs(fn: () => void, n: number): number {

@@ -17,6 +17,9 @@ export const USAGE = `dime-gateway: operator commands of the DIME gateway (local
   dime-gateway retention sweep [--enqueue true]
                                              crypto-shreds expired records not under hold, with signed
                                              certificates (--enqueue: as a job of the running gateway)
+  dime-gateway retention orphans [--grace-minutes 60] [--dry-run true]
+                                             deletes archive blobs no record names (failed journal
+                                             attempts), older than the grace period; audited
   dime-gateway retention review list | approve --records ID[,ID]
   dime-gateway disposition list [--from DATE] [--to DATE] | show ID [--out FILE]
   dime-gateway disposition verify CERT --key AUDIT_PUBLIC_KEY.pem

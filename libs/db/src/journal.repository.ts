@@ -189,6 +189,13 @@ export class JournalRepository {
     return rows[0] ? fromRaw(rows[0]) : null;
   }
 
+  /** Which of these blob keys a journal record names (shredded records included). */
+  async blobKeysInUse(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const rows: { blob_key: string }[] = await this.ds.query('SELECT blob_key FROM journal_records WHERE blob_key = ANY($1::text[])', [keys]);
+    return new Set(rows.map((r) => r.blob_key));
+  }
+
   async findByMessageId(messageId: string): Promise<JournalRecord | null> {
     const rows: RawRecord[] = await this.ds.query(`SELECT ${COLUMNS} FROM journal_records WHERE message_id = $1`, [messageId]);
     return rows[0] ? fromRaw(rows[0]) : null;

@@ -14,7 +14,7 @@ export {
   type SealedJournalRecord,
 } from './journal/journal-record';
 export { BlindIndexer, normaliseAddress, type BlindIndexMac } from './journal/blind-index';
-export { checkBlobKey, journalBlobKey, type ArchiveRetention, type ArchiveStore } from './journal/archive-store';
+export { checkBlobKey, journalBlobKey, type ArchivedBlob, type ArchiveRetention, type ArchiveStore } from './journal/archive-store';
 export { FsArchiveStore } from './journal/fs-archive-store';
 export { S3ArchiveStore, type S3ArchiveStoreOptions } from './journal/s3-archive-store';
 export { signRequest as signS3RequestV4, type SigV4Credentials } from './journal/s3-sigv4';
@@ -54,6 +54,7 @@ export {
   type SignedDispositionCertificate,
 } from './disposition/disposition-certificate';
 export { DispositionService, type DispositionOptions, type SweepProgress, type SweepResult } from './disposition/disposition.service';
+export { ORPHAN_GRACE_MS, OrphanBlobSweep, type OrphanSweepOptions, type OrphanSweepResult } from './disposition/orphan-blob-sweep';
 export { createRetentionSweepWorker, RetentionSweepQueue } from './disposition/retention-sweep.queue';
 export { startRetentionSweep, type RetentionSweepRuntime } from './disposition/retention-sweep.factory';
 // ---- escrow recovery (recovery/) and escrow reports (reports/)

@@ -11,6 +11,7 @@ import {
   createArchiveStore,
   DispositionService,
   journalConfigFromEnv,
+  OrphanBlobSweep,
   RetentionService,
   RetentionSweepQueue,
   type Actor,
@@ -27,6 +28,7 @@ interface Online {
   retention: RetentionService;
   disposition: DispositionService;
   journal: JournalRepository;
+  orphans: OrphanBlobSweep;
 }
 
 const actor = (): Actor => ({ id: `operator:${userInfo().username}`, address: null });
@@ -53,6 +55,7 @@ async function withOnline<T>(fn: (o: Online) => Promise<T>): Promise<T> {
         retention: new RetentionService(new RetentionRepository(ds), journal, indexer, audit),
         disposition: new DispositionService(journal, store, signer, audit, { batchSize: journalConfig.sweepBatchSize }),
         journal,
+        orphans: new OrphanBlobSweep(store, journal, audit),
       });
     } finally {
       await ds.destroy();
@@ -100,6 +103,10 @@ export const releaseHold = (id: string): Promise<number> => withOnline(async (o)
 export const listHolds = (activeOnly: boolean): Promise<number> => withOnline(async (o) => json((await o.retention.listHolds(activeOnly)).map(holdJson)));
 
 export const sweep = (): Promise<number> => withOnline(async (o) => json(await o.disposition.sweep()));
+
+/** Archive blobs no journal record names, older than the grace period (orphan-blob-sweep.ts). */
+export const sweepOrphans = (graceMs: number, dryRun: boolean): Promise<number> =>
+  withOnline(async (o) => json(await o.orphans.sweep({ graceMs, dryRun, actor: actor().id })));
 export const listReview = (): Promise<number> =>
   withOnline(async (o) =>
     json((await o.retention.listPendingReview()).map((r) => ({ id: r.id, journaledAt: r.journaledAt.toISOString(), retainUntil: r.retainUntil.toISOString(), policyId: r.policyId }))),

@@ -1,7 +1,8 @@
 // `dime-gateway retention|disposition` in-process against a real database (as dime_app), SoftHSM2
 // and a filesystem archive: policies are added and locked (and then refuse shortening), a hold is
 // placed by address, a sweep shreds an expired record into a certificate that `disposition show`
-// exports and `disposition verify` checks offline (exit 0), while a tampered copy exits 1.
+// exports and `disposition verify` checks offline (exit 0), while a tampered copy exits 1; `retention
+// orphans` finds and deletes an archive blob no record names, and records it in the audit trail.
 import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -119,5 +120,27 @@ describe('dime-gateway retention and disposition', () => {
     const released = await run('retention', 'hold', 'release', (hold.json as { id: string }).id);
     expect(released.json).toMatchObject({ releasedBy: expect.stringMatching(/^operator:/) });
     expect((await run('retention', 'sweep')).json).toMatchObject({ shredded: 1 });
+  });
+
+  it('finds and deletes archive blobs no record names, older than the grace period, and records it in the audit trail', async () => {
+    const archive = join(env.archiveDir, 'archive');
+    const orphan = `journal/ee/${randomUUID()}.djr`;
+    fs.mkdirSync(join(archive, 'journal/ee'), { recursive: true });
+    fs.writeFileSync(join(archive, orphan), 'ciphertext of a journal attempt whose record insert failed');
+    const old = new Date(Date.now() - 3 * 3600_000);
+    fs.utimesSync(join(archive, orphan), old, old);
+
+    await expect(run('retention', 'orphans', '--grace-minutes', '5')).rejects.toThrow(/at least 10/);
+    const dry = await run('retention', 'orphans', '--dry-run', 'true');
+    expect(dry).toMatchObject({ code: 0, json: { orphans: 1, deleted: 0, keys: [orphan] } });
+    expect(fs.existsSync(join(archive, orphan))).toBe(true);
+    const done = await run('retention', 'orphans', '--grace-minutes', '120');
+    expect(done).toMatchObject({ code: 0, json: { orphans: 1, deleted: 1, locked: 0 } });
+    expect(fs.existsSync(join(archive, orphan))).toBe(false);
+    // the records' own blobs are untouched
+    expect((await records.findByMessageId(held))?.blobKey).toBeDefined();
+    const entries: { action: string; actor: string }[] = await env.ds.query(`SELECT action, actor FROM audit_entries WHERE action LIKE 'journal.orphans.%' ORDER BY seq`);
+    expect(entries.map((e) => e.action)).toEqual(['journal.orphans.check', 'journal.orphans.sweep']);
+    expect(entries[1]!.actor).toMatch(/^operator:/);
   });
 });

@@ -125,6 +125,17 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
       const online = await import('./retention-online');
       return p.options.get('enqueue') === 'true' ? online.enqueueSweep() : online.sweep();
     }
+    case 'orphans': {
+      const p = parseOptions(rest, ['grace-minutes', 'dry-run']);
+      positionals(p, 0, '');
+      const graceText = p.options.get('grace-minutes') ?? '60';
+      const graceMinutes = Number(graceText);
+      if (!Number.isInteger(graceMinutes) || graceMinutes < 10) throw new OperatorUsageError('--grace-minutes must be an integer of at least 10 (a journal attempt may still be between its blob and its record)');
+      const dryRun = p.options.get('dry-run') ?? 'false';
+      if (dryRun !== 'true' && dryRun !== 'false') throw new OperatorUsageError('--dry-run takes true or false');
+      const online = await import('./retention-online');
+      return online.sweepOrphans(graceMinutes * 60_000, dryRun === 'true');
+    }
     case 'review': {
       const [what, ...more] = rest;
       const online = await import('./retention-online');
@@ -142,7 +153,7 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
       throw new OperatorUsageError('retention review takes list or approve --records ID,...');
     }
     case undefined:
-      throw new OperatorUsageError('missing retention subcommand: policy, hold, sweep or review');
+      throw new OperatorUsageError('missing retention subcommand: policy, hold, sweep, orphans or review');
     default:
       throw new OperatorUsageError(`unknown retention subcommand "${sub}"`);
   }

@@ -17,6 +17,17 @@ export interface ArchiveStore {
   delete(key: string): Promise<void>;
   /** The store-side retention lock of a blob (null when absent). */
   retention(key: string): Promise<ArchiveRetention | null>;
+  /**
+   * Every blob whose key starts with `prefix`, with when it was written, in no particular order
+   * (the orphan sweep). Also lists what a put left behind when it was interrupted (FsArchiveStore's
+   * temporary files), under keys no record names.
+   */
+  list(prefix: string): AsyncIterable<ArchivedBlob>;
+}
+
+export interface ArchivedBlob {
+  readonly key: string;
+  readonly modifiedAt: Date;
 }
 
 /** Blob keys: lower-case letters, digits, '-', '/' and '.', no '..' and no leading '/'. */

@@ -3,9 +3,9 @@
 // survives a crash and a reader never sees half a blob. No WORM guarantee: retention is enforced
 // by PostgreSQL (docs/compliance.md); use S3ArchiveStore with Object Lock for WORM storage.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { checkBlobKey, type ArchiveRetention, type ArchiveStore } from './archive-store';
+import { mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { checkBlobKey, type ArchivedBlob, type ArchiveRetention, type ArchiveStore } from './archive-store';
 import { EscrowError } from './escrow.error';
 
 async function fsyncDir(path: string): Promise<void> {
@@ -87,6 +87,38 @@ export class FsArchiveStore implements ArchiveStore {
       });
     } catch (cause) {
       throw new EscrowError('ARCHIVE_STORE', `archive delete ${key} failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ArchivedBlob> {
+    // walk the directory holding the prefix (e.g. `journal/`), keep the files under the prefix
+    const slash = prefix.lastIndexOf('/');
+    const start = join(this.root, slash === -1 ? '' : prefix.slice(0, slash));
+    const pending = [start];
+    while (pending.length > 0) {
+      const dir = pending.pop()!;
+      let handle;
+      try {
+        handle = await opendir(dir);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw new EscrowError('ARCHIVE_STORE', `archive list ${dir} failed: ${(e as Error).message}`, { cause: e });
+      }
+      for await (const entry of handle) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          pending.push(path);
+          continue;
+        }
+        if (!entry.isFile()) continue;
+        const key = relative(this.root, path).split(sep).join('/');
+        if (!key.startsWith(prefix)) continue;
+        try {
+          yield { key, modifiedAt: (await stat(path)).mtime };
+        } catch (e) {
+          if (!isNotFound(e)) throw new EscrowError('ARCHIVE_STORE', `archive stat ${key} failed: ${(e as Error).message}`, { cause: e });
+        }
+      }
     }
   }
 

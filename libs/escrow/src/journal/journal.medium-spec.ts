@@ -3,8 +3,8 @@
 // addresses), the HSM escrow key reproduces it byte for byte, journaling is idempotent per message,
 // and a tampered blob or a wrapped key moved to another record is refused.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { JournalRepository, RetentionRepository } from '@lib/db';
 import { createComplianceEnv, type ComplianceEnv } from '../../../../test/compliance/compliance-env';
 import { connectAs } from '../../../../test/audit/audit-database';
@@ -15,6 +15,8 @@ import { JournalService, loadEscrowPublicKey } from './journal.service';
 import { EscrowJournalSink } from './escrow-journal-sink';
 import { createComplianceJournal } from './journal.factory';
 import { journalConfigFromEnv } from './journal.config';
+import { journalBlobKey } from './archive-store';
+import { OrphanBlobSweep } from '../disposition/orphan-blob-sweep';
 
 jest.setTimeout(60_000);
 
@@ -152,5 +154,59 @@ describe('journal records', () => {
     );
     const outcome = await narrow.journal({ messageId: randomUUID(), direction: 'inbound', sender: 'a@other.example', recipients: ['b@other.example'], content: MESSAGE });
     expect(outcome).toEqual({ recordId: null, inserted: false });
+  });
+});
+
+describe('orphan blob sweep', () => {
+  it('deletes old blobs no record names (a failed insert, an interrupted put), keeps records and young blobs, and records the sweep', async () => {
+    const messageId = randomUUID();
+    await journal.journal({ messageId, direction: 'outbound', sender: 'a@b.example', recipients: ['c@d.example'], content: MESSAGE });
+    const kept = (await records.findByMessageId(messageId))!;
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    // a journal attempt that wrote its blob and then could not insert its record
+    const failed = journalBlobKey(randomUUID());
+    await store.put(failed, Buffer.from('ciphertext whose key was never stored'), { retainUntil: new Date() });
+    utimesSync(join(env.archiveDir, failed), twoHoursAgo, twoHoursAgo);
+    // a put interrupted between its temporary file and the rename
+    const tmp = `${journalBlobKey(randomUUID())}.0a1b2c3d4e5f.tmp`;
+    mkdirSync(dirname(join(env.archiveDir, tmp)), { recursive: true });
+    writeFileSync(join(env.archiveDir, tmp), 'half a blob');
+    utimesSync(join(env.archiveDir, tmp), twoHoursAgo, twoHoursAgo);
+    // an attempt that may still be between its put and its insert
+    const young = journalBlobKey(randomUUID());
+    await store.put(young, Buffer.from('in flight'), { retainUntil: new Date() });
+    // the record's blob is old too: it stays because a record names it
+    utimesSync(join(env.archiveDir, kept.blobKey), twoHoursAgo, twoHoursAgo);
+
+    const audited: { action: string; details?: unknown }[] = [];
+    const sweep = new OrphanBlobSweep(store, records, { record: async (e) => void audited.push(e) as never });
+    const dry = await sweep.sweep({ dryRun: true });
+    expect(dry).toMatchObject({ orphans: 2, deleted: 0, locked: 0 });
+    expect([...dry.keys].sort()).toEqual([failed, tmp].sort());
+    expect(dry.young).toBeGreaterThanOrEqual(1);
+    expect(existsSync(join(env.archiveDir, failed))).toBe(true);
+
+    const done = await sweep.sweep();
+    expect(done).toMatchObject({ orphans: 2, deleted: 2, locked: 0 });
+    expect(existsSync(join(env.archiveDir, failed))).toBe(false);
+    expect(existsSync(join(env.archiveDir, tmp))).toBe(false);
+    expect(existsSync(join(env.archiveDir, young))).toBe(true);
+    expect((await openJournalRecord(env.keystore, store, kept)).equals(MESSAGE)).toBe(true);
+    expect(audited.map((e) => e.action)).toEqual(['journal.orphans.check', 'journal.orphans.sweep']);
+    expect(audited[1]!.details).toMatchObject({ orphans: 2, deleted: 2, locked: 0 });
+  });
+
+  it('counts an orphan the store refuses to delete (a retention lock) as locked and leaves it for a later sweep', async () => {
+    const failed = journalBlobKey(randomUUID());
+    await store.put(failed, Buffer.from('locked ciphertext'), { retainUntil: new Date() });
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(env.archiveDir, failed), old, old);
+    const locking = Object.assign(Object.create(store) as FsArchiveStore, {
+      delete: async () => Promise.reject(new Error('HTTP 403 AccessDenied: object is WORM protected')),
+    });
+    const result = await new OrphanBlobSweep(locking, records, { record: async () => undefined as never }).sweep();
+    expect(result).toMatchObject({ deleted: 0, locked: result.orphans });
+    expect(result.keys).toContain(failed);
+    expect(existsSync(join(env.archiveDir, failed))).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 // the record's retention date, a SHA-256 checksum, SigV4 over the exact body, version-aware
 // delete, status mapping. The signature format itself is checked against AWS vectors in s3-sigv4.spec.ts.
 import { createHash } from 'node:crypto';
-import { S3ArchiveStore } from './s3-archive-store';
+import { parseListObjectsV2, S3ArchiveStore } from './s3-archive-store';
 
 interface Seen {
   method: string;
@@ -73,5 +73,44 @@ describe('S3ArchiveStore', () => {
     const seen: Seen[] = [];
     const s = store([new Response(null, { status: 200, headers: { 'x-amz-object-lock-mode': 'COMPLIANCE', 'x-amz-object-lock-retain-until-date': '2033-11-27T00:00:00.000Z' } })], seen);
     expect(await s.retention('journal/ab/x.djr')).toEqual({ mode: 'compliance', retainUntil: new Date('2033-11-27T00:00:00.000Z') });
+  });
+});
+
+describe('S3ArchiveStore.list (ListObjectsV2)', () => {
+  const page = (keys: [string, string][], next?: string): Response =>
+    new Response(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>dime-journal</Name><Prefix>journal/</Prefix>` +
+        keys.map(([k, t]) => `<Contents><Key>${k}</Key><LastModified>${t}</LastModified><ETag>&quot;x&quot;</ETag><Size>10</Size></Contents>`).join('') +
+        `<IsTruncated>${next !== undefined}</IsTruncated>${next !== undefined ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''}</ListBucketResult>`,
+      { status: 200 },
+    );
+
+  it('follows continuation tokens and signs each page request', async () => {
+    const seen: Seen[] = [];
+    const s = store([page([['journal/ab/1.djr', '2026-11-27T10:00:00.000Z']], 'tok&1/='), page([['journal/cd/2.djr', '2026-11-27T11:00:00.000Z']])], seen);
+    const listed = [];
+    for await (const blob of s.list('journal/')) listed.push(blob);
+    expect(listed).toEqual([
+      { key: 'journal/ab/1.djr', modifiedAt: new Date('2026-11-27T10:00:00Z') },
+      { key: 'journal/cd/2.djr', modifiedAt: new Date('2026-11-27T11:00:00Z') },
+    ]);
+    expect(seen.map((r) => r.method)).toEqual(['GET', 'GET']);
+    expect(seen[0]!.url).toBe('http://127.0.0.1:9000/dime-journal?list-type=2&prefix=journal%2F');
+    // the token is passed back as given (XML-unescaped, URL-encoded)
+    expect(seen[1]!.url).toBe('http://127.0.0.1:9000/dime-journal?list-type=2&prefix=journal%2F&continuation-token=tok%261%2F%3D');
+    expect(seen[1]!.headers['authorization']).toMatch(/^AWS4-HMAC-SHA256 Credential=AKID\//);
+  });
+
+  it('refuses an answer that is not a listing, or an entry without its time, and reports HTTP errors', async () => {
+    expect(() => parseListObjectsV2('<Error><Code>AccessDenied</Code></Error>')).toThrow(/not a ListBucketResult/);
+    expect(() => parseListObjectsV2('<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>')).toThrow(/without Key or LastModified/);
+    expect(() => parseListObjectsV2('<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>')).toThrow(/continuation token/);
+    expect(parseListObjectsV2('<ListBucketResult><Contents><Key>journal/a&amp;b.djr</Key><LastModified>2026-01-01T00:00:00Z</LastModified></Contents></ListBucketResult>').blobs[0]!.key).toBe('journal/a&b.djr');
+    const s = store([new Response('<Error><Code>AccessDenied</Code></Error>', { status: 403 })], []);
+    await expect(
+      (async () => {
+        for await (const _ of s.list('journal/')) void _;
+      })(),
+    ).rejects.toThrow(/HTTP 403/);
   });
 });

@@ -4,7 +4,7 @@
 // retention date, so not even the bucket's root account can delete it earlier. Requests are
 // signed with SigV4 (s3-sigv4.ts) over node's fetch; no SDK dependency.
 import { createHash } from 'node:crypto';
-import { checkBlobKey, type ArchiveRetention, type ArchiveStore } from './archive-store';
+import { checkBlobKey, type ArchivedBlob, type ArchiveRetention, type ArchiveStore } from './archive-store';
 import { EscrowError } from './escrow.error';
 import { EMPTY_SHA256, signRequest, uriEncode, type SigV4Credentials } from './s3-sigv4';
 
@@ -101,6 +101,25 @@ export class S3ArchiveStore implements ArchiveStore {
     await res.arrayBuffer();
   }
 
+  /** ListObjectsV2 over the prefix, page by page (1,000 keys each). */
+  async *list(prefix: string): AsyncIterable<ArchivedBlob> {
+    let token: string | undefined;
+    do {
+      const query = `?list-type=2&prefix=${encodeURIComponent(prefix)}${token !== undefined ? `&continuation-token=${encodeURIComponent(token)}` : ''}`;
+      const res = await this.send('GET', this.bucketUrl(query), {});
+      if (!res.ok) await S3ArchiveStore.fail('LIST', prefix, res);
+      const page = parseListObjectsV2(await res.text());
+      yield* page.blobs;
+      token = page.nextToken;
+    } while (token !== undefined);
+  }
+
+  private bucketUrl(query: string): URL {
+    const base = new URL(this.options.endpoint);
+    if (this.options.pathStyle) return new URL(`${base.protocol}//${base.host}/${this.options.bucket}${query}`);
+    return new URL(`${base.protocol}//${this.options.bucket}.${base.host}/${query}`);
+  }
+
   async retention(key: string): Promise<ArchiveRetention | null> {
     const head = await this.send('HEAD', this.objectUrl(key), {});
     await head.arrayBuffer();
@@ -110,4 +129,23 @@ export class S3ArchiveStore implements ArchiveStore {
     const until = head.headers.get('x-amz-object-lock-retain-until-date');
     return { mode: mode === 'COMPLIANCE' ? 'compliance' : 'none', retainUntil: until ? new Date(until) : null };
   }
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (text: string): string => text.replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) => XML_ENTITIES[name]!);
+
+/** The keys and times of one ListObjectsV2 result page, and the token of the next (exported for tests). */
+export function parseListObjectsV2(xml: string): { blobs: ArchivedBlob[]; nextToken: string | undefined } {
+  if (!/<ListBucketResult[\s>]/.test(xml)) throw new EscrowError('ARCHIVE_STORE', 'S3 LIST: the answer is not a ListBucketResult');
+  const blobs: ArchivedBlob[] = [];
+  for (const [, body] of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+    const key = /<Key>([\s\S]*?)<\/Key>/.exec(body!)?.[1];
+    const modified = /<LastModified>([^<]*)<\/LastModified>/.exec(body!)?.[1];
+    if (key === undefined || modified === undefined || Number.isNaN(Date.parse(modified))) throw new EscrowError('ARCHIVE_STORE', 'S3 LIST: an entry without Key or LastModified');
+    blobs.push({ key: unescapeXml(key), modifiedAt: new Date(modified) });
+  }
+  const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
+  const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
+  if (truncated && next === undefined) throw new EscrowError('ARCHIVE_STORE', 'S3 LIST: truncated without a continuation token');
+  return { blobs, nextToken: truncated ? unescapeXml(next!) : undefined };
 }
