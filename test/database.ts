@@ -47,6 +47,33 @@ export async function createTestDatabase(prefix = 'dime_t'): Promise<TestDatabas
   return {
     config,
     name,
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () => dropDatabase(name),
   };
+}
+
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * DROP ... WITH (FORCE) terminates the database's other sessions, which the project role may only
+ * do to its own: a pool of the runtime role (dime_app) that a test has just closed can still have a
+ * backend on its way out, and the drop then fails with 42501. So: wait (briefly) for the sessions to
+ * go, and try again on that error.
+ */
+async function dropDatabase(name: string): Promise<void> {
+  await admin(async (c) => {
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (Number(rows[0]?.n ?? 0) === 0) break;
+      await pause(100);
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42501' || attempt >= 20) throw err;
+        await pause(100);
+      }
+    }
+  });
 }
