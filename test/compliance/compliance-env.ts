@@ -49,11 +49,15 @@ export async function createComplianceEnv(prefix = 'dime_journal'): Promise<Comp
       archiveDir,
       labels: { escrow: keyLabel('escrow'), blindIndex: keyLabel('blind-index'), audit: keyLabel('audit-signing') },
       close: async () => {
-        if (d.isInitialized) await d.destroy();
-        await database.drop();
-        k.close();
-        token.cleanup();
-        rmSync(archiveDir, { recursive: true, force: true });
+        // the token is released whatever the database does: the next suite in this process needs SoftHSM
+        try {
+          if (d.isInitialized) await d.destroy();
+          await database.drop();
+        } finally {
+          k.close();
+          token.cleanup();
+          rmSync(archiveDir, { recursive: true, force: true });
+        }
       },
     };
   } catch (error) {
