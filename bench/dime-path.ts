@@ -37,7 +37,7 @@ import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { printTable, timeLoop, writeResults } from './bench-util';
 import { runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
-import { diffHistograms, histogramQuantile, parseHistogram } from './prometheus-text';
+import { gatewayStagesOf, type StageStats } from './prometheus-text';
 import { ServiceCpuSampler } from './service-cpu';
 
 const MESSAGE_SIZE = 10 * 1024;
@@ -105,13 +105,6 @@ export interface DimeRunResult {
   warmupCalls: { a: CallStats; b: CallStats };
   /** The gateways' latency histograms over the run (ms). */
   stages: { a: Record<string, StageStats>; b: Record<string, StageStats> };
-}
-
-export interface StageStats {
-  count: number;
-  meanMs: number;
-  p50Ms: number;
-  p99Ms: number;
 }
 
 export interface CeilingResult {
@@ -213,22 +206,6 @@ function diffStats(after: CallStats, before: CallStats, divisor = 1): CallStats 
     out[name] = { calls: (s.calls - b.calls) / divisor, errors: (s.errors - b.errors) / divisor, ms: (s.ms - b.ms) / divisor };
     // failures by message since the gateway started (not per run): why a seal or a verify failed
     if (s.errorMessages) out[name].errorMessages = s.errorMessages;
-  }
-  return out;
-}
-
-function stagesOf(before: string, after: string): Record<string, StageStats> {
-  const out: Record<string, StageStats> = {};
-  const families: [string, (labels: string) => string][] = [
-    ['dime_gateway_accept_latency_seconds', (l) => `accept ${/listener="([^"]*)"/.exec(l)?.[1] ?? l}`],
-    ['dime_gateway_accept_stage_seconds', (l) => `accept/${/stage="([^"]*)"/.exec(l)?.[1] ?? l}`],
-    ['dime_gateway_pipeline_step_seconds', (l) => `step/${/step="([^"]*)"/.exec(l)?.[1] ?? l}${/outcome="ok"/.test(l) ? '' : ` (${/outcome="([^"]*)"/.exec(l)?.[1]})`}`],
-    ['dime_gateway_delivery_latency_seconds', (l) => `delivery ${/route="([^"]*)"/.exec(l)?.[1] ?? l}`],
-  ];
-  for (const [name, key] of families) {
-    for (const s of diffHistograms(parseHistogram(after, name), parseHistogram(before, name))) {
-      out[key(s.labels)] = { count: s.count, meanMs: (1000 * s.sum) / s.count, p50Ms: 1000 * histogramQuantile(s, 0.5), p99Ms: 1000 * histogramQuantile(s, 0.99) };
-    }
   }
   return out;
 }
@@ -428,7 +405,7 @@ class DimePathHarness {
       loadAverage1m: load1m,
       perMessage: { a: diffStats(afterRun.a, beforeRun.a, n), b: diffStats(afterRun.b, beforeRun.b, n) },
       warmupCalls: { a: diffStats(beforeRun.a, beforeWarmup.a), b: diffStats(beforeRun.b, beforeWarmup.b) },
-      stages: { a: stagesOf(metricsBefore[0], metricsAfter[0]), b: stagesOf(metricsBefore[1], metricsAfter[1]) },
+      stages: { a: gatewayStagesOf(metricsBefore[0], metricsAfter[0]), b: gatewayStagesOf(metricsBefore[1], metricsAfter[1]) },
     };
   }
 

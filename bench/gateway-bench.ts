@@ -24,7 +24,7 @@ import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { printTable, writeResults } from './bench-util';
 import { POSTFIX_THROUGHPUT_TUNING, runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
-import { diffHistograms, histogramQuantile, parseHistogram, type HistogramSeries } from './prometheus-text';
+import { gatewayStagesOf } from './prometheus-text';
 import { ServiceCpuSampler } from './service-cpu';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -233,7 +233,7 @@ export class GatewayBench {
       sent: run.sent,
       errors: run.errors,
       ...(run.firstError !== undefined ? { firstError: run.firstError } : {}),
-      stages: stagesOf(metricsBefore, metricsAfter),
+      stages: gatewayStagesOf(metricsBefore, metricsAfter),
     };
   }
 
@@ -265,23 +265,6 @@ export class GatewayBench {
 }
 
 /** The gateway's latency histograms over one run, keyed by a short name. */
-function stagesOf(before: string, after: string): GatewayRunResult['stages'] {
-  const out: GatewayRunResult['stages'] = {};
-  const add = (key: string, s: HistogramSeries) => {
-    out[key] = { count: s.count, meanMs: (1000 * s.sum) / s.count, p50Ms: 1000 * histogramQuantile(s, 0.5), p99Ms: 1000 * histogramQuantile(s, 0.99) };
-  };
-  const families: [string, (labels: string) => string][] = [
-    ['dime_gateway_accept_latency_seconds', (l) => `accept ${/listener="([^"]*)"/.exec(l)?.[1] ?? l}`],
-    ['dime_gateway_accept_stage_seconds', (l) => `accept/${/stage="([^"]*)"/.exec(l)?.[1] ?? l}`],
-    ['dime_gateway_pipeline_step_seconds', (l) => `step/${/step="([^"]*)"/.exec(l)?.[1] ?? l}${/outcome="ok"/.test(l) ? '' : ` (${/outcome="([^"]*)"/.exec(l)?.[1]})`}`],
-    ['dime_gateway_delivery_latency_seconds', (l) => `delivery ${/route="([^"]*)"/.exec(l)?.[1] ?? l}`],
-  ];
-  for (const [name, key] of families) {
-    for (const s of diffHistograms(parseHistogram(after, name), parseHistogram(before, name))) add(key(s.labels), s);
-  }
-  return out;
-}
-
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 /** Relative spread of the rounds: (max - min) / mean, percent. */
 const spread = (xs: readonly number[]) => (xs.length < 2 ? 0 : (100 * (Math.max(...xs) - Math.min(...xs))) / mean(xs));

@@ -68,3 +68,28 @@ export function histogramQuantile(s: HistogramSeries, q: number): number {
   }
   return lower;
 }
+
+/** What one run added to a stage histogram, in milliseconds. */
+export interface StageStats {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** The gateway's stage histograms between two scrapes: accept, accept stages, pipeline steps, delivery. */
+export function gatewayStagesOf(before: string, after: string): Record<string, StageStats> {
+  const out: Record<string, StageStats> = {};
+  const families: [string, (labels: string) => string][] = [
+    ['dime_gateway_accept_latency_seconds', (l) => `accept ${/listener="([^"]*)"/.exec(l)?.[1] ?? l}`],
+    ['dime_gateway_accept_stage_seconds', (l) => `accept/${/stage="([^"]*)"/.exec(l)?.[1] ?? l}`],
+    ['dime_gateway_pipeline_step_seconds', (l) => `step/${/step="([^"]*)"/.exec(l)?.[1] ?? l}${/outcome="ok"/.test(l) ? '' : ` (${/outcome="([^"]*)"/.exec(l)?.[1]})`}`],
+    ['dime_gateway_delivery_latency_seconds', (l) => `delivery ${/route="([^"]*)"/.exec(l)?.[1] ?? l}`],
+  ];
+  for (const [name, key] of families) {
+    for (const s of diffHistograms(parseHistogram(after, name), parseHistogram(before, name))) {
+      out[key(s.labels)] = { count: s.count, meanMs: (1000 * s.sum) / s.count, p50Ms: 1000 * histogramQuantile(s, 0.5), p99Ms: 1000 * histogramQuantile(s, 0.99) };
+    }
+  }
+  return out;
+}
