@@ -136,6 +136,23 @@ function send(org: Org, from: string, to: readonly string[], raw: Buffer) {
   return transport.sendMail({ envelope: { from, to: [...to] }, raw });
 }
 
+/** Waits until `ready` holds for the message's one recipient row at gateway A (state, status, route, last reply). */
+function recipientAtA(
+  headerId: string,
+  what: string,
+  ready: (row: { state: string; status: string; route: string | null; last_reply: string | null }) => boolean,
+  timeoutMs: number,
+) {
+  return until(
+    what,
+    async () => {
+      const r = await a.sql.query(`SELECT m.state, r.status, r.route, r.last_reply FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.header_message_id = $1`, [headerId]);
+      return r.rows.length === 1 && ready(r.rows[0]) ? r.rows[0] : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 beforeAll(async () => {
   [a, b] = await Promise.all([newOrg('a.test'), newOrg('b.test')]);
   dns = await startDns({
@@ -193,14 +210,7 @@ it('a.test -> b.test: Postfix A -> gateway A -> DMTP -> gateway B -> Postfix B d
   expect(text).toMatch(/^Received: from [^\n]*\n\tby gw\.b\.test with DMTP id [0-9A-F]{16};/m);
 
   // gateway A sent it over DMTP (route dmtp), gateway B received a D/MIME message and relayed it
-  const out = await until(
-    'the message to be done at gateway A',
-    async () => {
-      const r = await a.sql.query(`SELECT m.state, r.status, r.route, r.last_reply FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.header_message_id = $1`, ['<dime-1@a.test>']);
-      return r.rows.length === 1 && r.rows[0].state === 'done' ? r.rows[0] : undefined;
-    },
-    30_000,
-  );
+  const out = await recipientAtA('<dime-1@a.test>', 'the message to be done at gateway A', (r) => r.state === 'done', 30_000);
   expect(out).toEqual(expect.objectContaining({ status: 'delivered', route: 'dmtp' }));
   expect(out.last_reply).toMatch(/^250 /);
   const inbound = await b.sql.query(`SELECT m.format, m.direction, m.mail_from, r.route, r.status FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.address = 'bob@b.test'`);
@@ -273,14 +283,7 @@ it('a suspended recipient is refused at the door (the sender gets a DSN), never 
   expect({ status: suspended.status, stderr: suspended.stderr }).toEqual({ status: 0, stderr: '' });
   const raw = await compose('Alice <alice@a.test>', 'Carol <carol@b.test>', '<dime-3@a.test>', 'to a suspended user', 'should not arrive');
   await send(a, 'alice@a.test', ['carol@b.test'], raw);
-  const row = await until(
-    'the recipient to be bounced at gateway A',
-    async () => {
-      const r = await a.sql.query(`SELECT r.status, r.last_reply FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.header_message_id = $1`, ['<dime-3@a.test>']);
-      return r.rows[0]?.status === 'bounced' ? r.rows[0] : undefined;
-    },
-    60_000,
-  );
+  const row = await recipientAtA('<dime-3@a.test>', 'the recipient to be bounced at gateway A', (r) => r.status === 'bounced', 60_000);
   expect(row.last_reply).toMatch(/^5\d\d /);
   expect(await b.legacy!.deliveredMessages()).not.toContainEqual(expect.objectContaining({ recipient: 'carol@b.test' }));
 });
@@ -288,25 +291,11 @@ it('a suspended recipient is refused at the door (the sender gets a DSN), never 
 it('a required DIME domain whose signets cannot be fetched is deferred, then bounced; it never falls back to SMTP', async () => {
   const raw = await compose('Alice <alice@a.test>', 'Dave <dave@unreachable.test>', '<dime-4@a.test>', 'to an unreachable DIME domain', 'never in clear');
   await send(a, 'alice@a.test', ['dave@unreachable.test'], raw);
-  const deferred = await until(
-    'the recipient to be deferred',
-    async () => {
-      const r = await a.sql.query(`SELECT r.status, r.route, r.last_reply FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.header_message_id = $1`, ['<dime-4@a.test>']);
-      return r.rows[0]?.status === 'deferred' ? r.rows[0] : undefined;
-    },
-    60_000,
-  );
+  const deferred = await recipientAtA('<dime-4@a.test>', 'the recipient to be deferred', (r) => r.status === 'deferred', 60_000);
   expect(deferred.route).toBe('dmtp');
   expect(deferred.last_reply).toMatch(/^4\d\d /);
   // QUEUE_LIFETIME 20s at gateway A: then bounced with the last 4xx reason
-  const bounced = await until(
-    'the recipient to be bounced',
-    async () => {
-      const r = await a.sql.query(`SELECT r.status, r.last_reply FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.header_message_id = $1`, ['<dime-4@a.test>']);
-      return r.rows[0]?.status === 'bounced' ? r.rows[0] : undefined;
-    },
-    90_000,
-  );
+  const bounced = await recipientAtA('<dime-4@a.test>', 'the recipient to be bounced', (r) => r.status === 'bounced', 90_000);
   expect(bounced.last_reply).toMatch(/^4\d\d .*DIME|^4\d\d /);
   // the DSN went back to alice through Postfix A; nothing was ever sent over SMTP to unreachable.test
   expect(a.gateway!.output()).not.toMatch(/"route":"remote","domain":"unreachable\.test"/);
