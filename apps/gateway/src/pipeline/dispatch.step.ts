@@ -4,8 +4,7 @@
 // bounces of refused recipients. A crash anywhere in between is repaired by re-running the
 // pipeline (recipients still 'pending') or by the recovery sweeper (recipients 'queued').
 import type { QueueRepository } from '@lib/db';
-import type { RoutedGroup } from '../delivery/first-attempt.dispatcher';
-import type { GatewayQueues } from './gateway-queues';
+import type { FirstAttemptDispatcher } from '../delivery/first-attempt.dispatcher';
 import type { MessageBodyStore } from './message-body.store';
 import type { PipelineContext } from './pipeline-context';
 import type { PipelineStep } from './pipeline-step';
@@ -22,7 +21,7 @@ export class DispatchStep implements PipelineStep {
      * GatewayQueues, or a FirstAttemptDispatcher (delivery/) that makes first attempts at once in
      * this process; the latter is also told the routed group, so it need not read it back.
      */
-    private readonly queues: { addDeliver(data: Parameters<GatewayQueues['addDeliver']>[0], delayMs?: number, routed?: RoutedGroup): Promise<void> },
+    private readonly queues: Pick<FirstAttemptDispatcher, 'addDeliver'>,
     private readonly bouncer: RecipientBouncer,
   ) {}
 

@@ -11,7 +11,6 @@ import {
   signetEncryptionKey,
   signetFingerprint,
   signetId,
-  signetSigningKey,
   signOrigin,
   splitRfc5322,
   validateSignet,
@@ -105,11 +104,10 @@ export class DimeSealer {
           display: content.display,
           attachments: content.attachments,
         });
-        // A wrong key never leaves: the author signatures were made a moment ago by `signer`, whose
-        // public key withUserKeys checked against the signet, and is checked again here. Verifying
-        // them again inside signOrigin (authorSigningKey) cost three Ed25519 verifications over the
-        // message per recipient and could find nothing this comparison does not.
-        if (!Buffer.from(signer.publicKey).equals(signetSigningKey(signet))) throw new Error(`the signing key of ${sender.address} does not match its signet`);
+        // A wrong key never leaves: withUserKeys refuses to sign with an unwrapped key whose public
+        // key is not the signet's, so the author signatures just made verify under the signet.
+        // Verifying them again inside signOrigin (authorSigningKey) cost three Ed25519
+        // verifications over the message per recipient and could find nothing that check does not.
         const bounce = this.options.bounceSignatures ?? 'both';
         return signOrigin(sealed, {
           keys: this.origin.keys,
