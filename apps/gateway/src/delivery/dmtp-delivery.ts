@@ -155,21 +155,16 @@ export class DmtpDelivery {
             client = opened.client;
             uses = 0;
           }
-          const before = client.replyCount;
-          let result: Awaited<ReturnType<DmtpClient['deliver']>>;
-          try {
-            result = await client.deliver({ originDomain, destinationDomain: domain, message: bytes });
-          } catch (err) {
-            // a cached session that died while it waited (nothing answered): this transaction runs on a new one
-            if (cached && client === cached.client && client.replyCount === before) {
-              client.close();
-              client = cached = undefined;
-              i--;
-              continue;
-            }
+          const session = client;
+          const before = session.replyCount;
+          const onCached = cached !== undefined && session === cached.client;
+          const result = await session.deliver({ originDomain, destinationDomain: domain, message: bytes }).catch((err: unknown) => {
+            if (onCached && session.replyCount === before) return undefined;
             throw err;
-          }
-          if (cached && client === cached.client && result.stage === 'MAIL' && result.reply.code === 421) {
+          });
+          // a cached session that died while it waited (nothing answered, or a 421 to MAIL): this
+          // transaction runs again on a new one
+          if (result === undefined || (onCached && result.stage === 'MAIL' && result.reply.code === 421)) {
             client.close();
             client = cached = undefined;
             i--;
