@@ -3,7 +3,7 @@
 // child, the calls the benchmark attributes time to: every HsmKeystore method (the HSM calls), the
 // DnsDimeDirectory lookups (calls, and the cold ones that go to DNS / DMTP SGNT), and the DIME steps
 // (DimeSealer.seal, DimeMessageVerifier.verify, DimeDoorChecker.check, DimeInboundOpener.open) and the
-// outbound DMTP client (DmtpClient.connect, deliver).
+// outbound DMTP client (DmtpClient.connect, deliver), and node:crypto's one-shot sign/verify.
 // Wall time per call (start -> settle), so under load it includes waiting (thread pool, event loop).
 // The totals are written as JSON to the file every 500 ms and at exit; the bench diffs two readings.
 // Classes are wrapped on their prototype the first time a module exporting them is loaded.
@@ -75,6 +75,23 @@ if (file) {
       };
     }
   };
+  // software signatures (Ed25519 verifications of DIME chunks and signets, signs with software keys):
+  // node:crypto's one-shot functions, looked up on the module at each call by the compiled code
+  const nodeCrypto = require('node:crypto');
+  for (const fn of ['sign', 'verify']) {
+    const original = nodeCrypto[fn];
+    nodeCrypto[fn] = function (...args) {
+      const start = process.hrtime.bigint();
+      try {
+        const result = original.apply(this, args);
+        record(`crypto.${fn}`, start, false);
+        return result;
+      } catch (err) {
+        record(`crypto.${fn}`, start, err ?? true);
+        throw err;
+      }
+    };
+  }
   const load = Module._load;
   Module._load = function (...args) {
     const exports = load.apply(this, args);

@@ -269,7 +269,8 @@ class DimePathHarness {
           preloads.push(`--require ${join(__dirname, 'cpu-profile.preload.js')}`);
           env['CPU_PROFILE_DIR'] = resolve(o.cpuProfDir);
         }
-        env['NODE_OPTIONS'] = preloads.join(' ');
+        // an --env-a/--env-b NODE_OPTIONS (e.g. --perf-basic-prof-only-functions) is kept beside the preloads
+        env['NODE_OPTIONS'] = [...preloads, extra?.['NODE_OPTIONS'] ?? ''].join(' ').trim();
         return env;
       };
       const start = (org: Org, peer: Org, extra: Readonly<Record<string, string>> | undefined) =>

@@ -54,3 +54,30 @@ it('keeps its connections open before the first mark and marks only open recipie
   const delivered: { delivered_at: Date }[] = await ds.query(`SELECT delivered_at FROM recipients WHERE id = $1`, [ids[0]]);
   expect(delivered[0]!.delivered_at.toISOString()).toBe(at.toISOString());
 });
+
+it('records 2xx replies that arrive together in one statement, each recipient with its own reply and time', async () => {
+  const keys: { id: number }[] = await ds.query(`INSERT INTO spool_keys (wrapped_key, kek_label) VALUES ($1, 'kek') RETURNING id`, [randomBytes(40)]);
+  const now = new Date();
+  const messages = Array.from({ length: 8 }, () => ({ id: randomUUID(), rcpts: [randomUUID(), randomUUID()] }));
+  for (const [i, m] of messages.entries()) {
+    await queue.insertAccepted(
+      { id: m.id, queueId: `QB${i}`, direction: 'outbound', mailFrom: 'a@example.test', size: 1, sha256: randomBytes(32), spoolKeyId: keys[0]!.id, headerMessageId: null, clientAddress: '127.0.0.1', clientHelo: null, authUser: null, receivedAt: now, expiresAt: new Date(now.getTime() + 86400_000) },
+      m.rcpts.map((id, j) => ({ id, address: `r${j}@x.test`, domain: 'x.test' })),
+    );
+  }
+  // one statement slot: the eight marks of this turn leave as one UPDATE
+  const grouped = new DeliveredRecorder(db.config, { size: 1, maxInFlight: 1, applicationName: 'recorder-batch-test' });
+  try {
+    await Promise.all(messages.map((m, i) => grouped.markDelivered(m.rcpts, `250 2.0.0 queued as ${i}`, new Date(Date.UTC(2026, 2, 2, 10, i)))));
+  } finally {
+    await grouped.close();
+  }
+  for (const [i, m] of messages.entries()) {
+    const rows: { status: string; last_reply: string; delivered_at: Date; attempts: number }[] = await ds.query(`SELECT status, last_reply, delivered_at, attempts FROM recipients WHERE message_id = $1`, [m.id]);
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      expect(r).toMatchObject({ status: 'delivered', last_reply: `250 2.0.0 queued as ${i}`, attempts: 1 });
+      expect(r.delivered_at.toISOString()).toBe(new Date(Date.UTC(2026, 2, 2, 10, i)).toISOString());
+    }
+  }
+});

@@ -5,6 +5,7 @@
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
+import { StatementCoalescer } from './statement-coalescer';
 
 // Synchronous commit stays on (the server default), on purpose. If the gateway dies after sending
 // this autocommit UPDATE, PostgreSQL still executes and commits it (it does not look for the
@@ -19,15 +20,33 @@ const MARK_DELIVERED = `UPDATE recipients
     SET status = 'delivered', last_reply = $2, delivered_at = $3, attempts = attempts + 1, next_attempt_at = NULL
   WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'deferred')`;
 
+// Several 2xx recorded at once (group commit, statement-coalescer.ts): one row per recipient.
+const MARK_DELIVERED_BATCH = `UPDATE recipients AS r
+    SET status = 'delivered', last_reply = v.reply, delivered_at = v.at, attempts = r.attempts + 1, next_attempt_at = NULL
+   FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, reply, at)
+  WHERE r.id = v.id AND r.status IN ('pending', 'queued', 'deferred')`;
+
+interface Delivered {
+  readonly ids: readonly string[];
+  readonly reply: string;
+  readonly at: Date;
+}
+
 export interface DeliveredRecorderOptions {
   /** Connections kept open (at least 1). */
   readonly size: number;
   readonly applicationName?: string;
+  /**
+   * UPDATEs in flight at most; 2xx replies that arrive meanwhile leave together as one UPDATE when
+   * one ends (default: half the pool, at least 1). A 2xx thus never waits for more than one commit.
+   */
+  readonly maxInFlight?: number;
 }
 
 export class DeliveredRecorder {
   private readonly pool: Pool;
   private closed: Promise<void> | undefined;
+  private readonly marks: StatementCoalescer<Delivered, void>;
 
   constructor(config: DbConfig, options: DeliveredRecorderOptions) {
     const size = Math.max(1, options.size);
@@ -49,6 +68,18 @@ export class DeliveredRecorder {
     });
     // a pooled connection lost while idle (server restart) is dropped by the pool; not fatal
     this.pool.on('error', () => undefined);
+    this.marks = new StatementCoalescer<Delivered, void>(
+      async (items) => {
+        const rows = items.flatMap((d) => d.ids.map((id) => ({ id, reply: d.reply, at: d.at })));
+        await this.pool.query({ name: 'dr_mark_delivered_batch', text: MARK_DELIVERED_BATCH, values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)] });
+        return items.map(() => undefined);
+      },
+      async (d) => {
+        // a named statement: parsed and planned once per connection
+        await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [d.ids, d.reply, d.at] });
+      },
+      { maxInFlight: options.maxInFlight ?? Math.max(1, Math.floor(size / 2)), maxBatch: 256 },
+    );
   }
 
   /** Opens every connection now (before deliveries start); failures are left to the first use. */
@@ -64,9 +95,7 @@ export class DeliveredRecorder {
   /** Same effect as QueueRepository.markDelivered: open recipients among `ids` become delivered. */
   async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {
     if (ids.length === 0) return;
-    // pool.query writes the statement in this tick when a connection is idle (pg-pool hands it over on nextTick)
-    // a named statement: parsed and planned once per connection
-    await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [ids, reply, at] });
+    await this.marks.submit({ ids: [...ids], reply, at });
   }
 
   close(): Promise<void> {

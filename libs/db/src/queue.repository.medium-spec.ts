@@ -108,6 +108,57 @@ describe('QueueRepository', () => {
     expect(await queue.finishMessageReturningGroups(m.id)).toBeNull();
   });
 
+  it('group commit: concurrent calls share statements and each gets its own result; a bad item fails alone', async () => {
+    // one statement slot: everything submitted in the same turn leaves as one batch
+    const grouped = new QueueRepository(ds, { coalesce: { maxInFlight: 1, maxBatch: 64 } });
+    const messages = Array.from({ length: 12 }, (_, i) => ({
+      m: message({ format: i % 3 === 0 ? 'dime' : 'rfc5322', headerMessageId: i % 2 ? null : `<${i}@x.test>`, clientHelo: i % 4 ? 'h' : null }),
+      rcpts: Array.from({ length: 1 + (i % 3) }, (_, j) => ({ id: randomUUID(), address: `r${j}@d${i}.test`, domain: `d${i}.test` })),
+    }));
+    const broken = message({ spoolKeyId: 999_999 }); // no such spool key: a foreign key violation
+    const inserted = await Promise.allSettled([...messages.map(({ m, rcpts }) => grouped.insertAccepted(m, rcpts)), grouped.insertAccepted(broken, [{ id: randomUUID(), address: 'x@y.test', domain: 'y.test' }])]);
+    expect(inserted.slice(0, 12).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(inserted[12]).toMatchObject({ status: 'rejected' });
+    expect(await grouped.findMessage(broken.id)).toBeNull();
+    for (const { m, rcpts } of messages) {
+      const found = await grouped.findMessageWithRecipients(m.id);
+      expect(found?.message).toEqual({ ...m, format: m.format ?? 'rfc5322', state: 'queued' });
+      expect(found?.recipients.map((r) => [r.id, r.address, r.domain, r.status]).sort()).toEqual(rcpts.map((r) => [r.id, r.address, r.domain, 'pending']).sort());
+    }
+
+    // two runs of the same message's job route the same recipient: only the first call gets it
+    const [first, second] = [messages[1]!, messages[2]!];
+    const routed = await Promise.all([
+      grouped.routeRecipients(first.rcpts.map((r) => ({ id: r.id, route: 'remote' as const }))),
+      grouped.routeRecipients(second.rcpts.map((r) => ({ id: r.id, route: 'legacy' as const }))),
+      grouped.routeRecipients([{ id: first.rcpts[0]!.id, route: 'legacy' as const }]),
+    ]);
+    expect(routed).toEqual([first.rcpts.map((r) => r.id), second.rcpts.map((r) => r.id), []]);
+    expect((await grouped.findRecipientsOfMessage(first.m.id)).map((r) => r.route)).toEqual(first.rcpts.map(() => 'remote'));
+
+    // finishing: the complete message once (named twice), the incomplete one not at all
+    await grouped.markDelivered(first.rcpts.map((r) => r.id), '250 ok', new Date());
+    const finished = await Promise.all([grouped.finishMessageReturningGroups(first.m.id), grouped.finishMessageReturningGroups(second.m.id), grouped.finishMessageReturningGroups(first.m.id)]);
+    expect(finished).toEqual([[{ route: 'remote', domain: first.rcpts[0]!.domain }], null, null]);
+    expect((await grouped.findMessage(first.m.id))?.state).toBe('done');
+    expect((await grouped.findMessage(second.m.id))?.state).toBe('queued');
+  });
+
+  it('an insert withdrawn before its group commit never reaches the table', async () => {
+    const grouped = new QueueRepository(ds, { coalesce: { maxInFlight: 1, maxBatch: 64 } });
+    const [a, b] = [message(), message()];
+    const first = grouped.insertAccepted(a, [{ id: randomUUID(), address: 'a@x.test', domain: 'x.test' }]);
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a is sent and holds the only slot
+    const second = grouped.insertAccepted(b, [{ id: randomUUID(), address: 'b@x.test', domain: 'x.test' }]);
+    expect(grouped.withdrawAccepted(a.id)).toBe(false);
+    expect(grouped.withdrawAccepted(b.id)).toBe(true);
+    await expect(second).rejects.toThrow(/withdrawn/);
+    await first;
+    expect(await grouped.findMessage(a.id)).not.toBeNull();
+    expect(await grouped.findMessage(b.id)).toBeNull();
+    expect(grouped.withdrawAccepted(b.id)).toBe(false);
+  });
+
   it('never moves a final recipient back (delivered stays delivered)', async () => {
     const m = message();
     const id = randomUUID();

@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
+import { DEFAULT_COALESCER_OPTIONS, StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
   id: string;
@@ -27,6 +28,11 @@ export interface AcceptedRecipient {
   id: string;
   address: string;
   domain: string;
+}
+
+interface AcceptedInsert {
+  readonly message: AcceptedMessage;
+  readonly recipients: readonly AcceptedRecipient[];
 }
 
 export interface QueuedMessage extends AcceptedMessage {
@@ -127,8 +133,46 @@ function fromRawRecipient(r: RawRecipient): QueuedRecipient {
 }
 
 
+export interface QueueRepositoryOptions {
+  /**
+   * Group commit of the statements every message makes (insertAccepted, routeRecipients,
+   * finishMessageReturningGroups): see statement-coalescer.ts. false sends each on its own.
+   */
+  readonly coalesce?: StatementCoalescerOptions | false;
+}
+
+type RouteItem = readonly { id: string; route: RecipientRoute }[];
+type FinishedGroups = { route: RecipientRoute | null; domain: string }[] | null;
+
 export class QueueRepository {
-  constructor(private readonly ds: DataSource) {}
+  private readonly inserts: StatementCoalescer<AcceptedInsert, void> | undefined;
+  private readonly routes: StatementCoalescer<RouteItem, string[]> | undefined;
+  private readonly finishes: StatementCoalescer<string, FinishedGroups> | undefined;
+  /** The insert of each message id submitted and not yet sent (for withdrawAccepted). */
+  private readonly pendingInserts = new Map<string, AcceptedInsert>();
+
+  constructor(
+    private readonly ds: DataSource,
+    options: QueueRepositoryOptions = {},
+  ) {
+    const coalesce = options.coalesce ?? DEFAULT_COALESCER_OPTIONS;
+    if (coalesce === false) return;
+    this.inserts = new StatementCoalescer(
+      (items) => this.insertAcceptedBatch(items),
+      (item) => this.insertAcceptedOne(item.message, item.recipients),
+      coalesce,
+    );
+    this.routes = new StatementCoalescer(
+      (items) => this.routeRecipientsBatch(items),
+      (item) => this.routeRecipientsOne(item),
+      coalesce,
+    );
+    this.finishes = new StatementCoalescer(
+      (ids) => this.finishBatch(ids),
+      (id) => this.finishOne(id),
+      coalesce,
+    );
+  }
 
   /**
    * The queries on every message's path, straight on the DataSource's pg pool as named prepared
@@ -146,9 +190,33 @@ export class QueueRepository {
    * The message and all its recipients (status 'pending') in ONE statement: atomic like a
    * transaction, but one round trip instead of four (BEGIN, two INSERTs, COMMIT) on the path
    * to the 250. The recipients' foreign key is checked at the end of the statement, when the
-   * message row inserted by the CTE is visible.
+   * message row inserted by the CTE is visible. Concurrent calls share a statement (group commit).
    */
   async insertAccepted(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
+    if (!this.inserts) return this.insertAcceptedOne(message, recipients);
+    const item: AcceptedInsert = { message, recipients };
+    this.pendingInserts.set(message.id, item);
+    try {
+      await this.inserts.submit(item);
+    } finally {
+      if (this.pendingInserts.get(message.id) === item) this.pendingInserts.delete(message.id);
+    }
+  }
+
+  /**
+   * For an acceptance that gave up (timeout) while its insert still waited for a group commit:
+   * takes the insert back before it is sent, so the row certainly never exists. False when the
+   * insert was already sent (it may commit: removeUnprocessed decides) or was never made.
+   */
+  withdrawAccepted(messageId: string): boolean {
+    const item = this.pendingInserts.get(messageId);
+    if (!item || !this.inserts) return false;
+    const withdrawn = this.inserts.withdraw(item, new Error(`the insert of ${messageId} was withdrawn before it was sent`));
+    if (withdrawn) this.pendingInserts.delete(messageId);
+    return withdrawn;
+  }
+
+  private async insertAcceptedOne(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
     await this.hot(
       'dq_insert_accepted',
       `WITH m AS (
@@ -179,6 +247,50 @@ export class QueueRepository {
         message.format ?? 'rfc5322',
       ],
     );
+  }
+
+  /** Several insertAccepted in one statement: the messages from arrays, their recipients joined to them. */
+  private async insertAcceptedBatch(items: readonly AcceptedInsert[]): Promise<void[]> {
+    const col = <T>(f: (m: AcceptedMessage) => T): T[] => items.map((i) => f(i.message));
+    const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
+    await this.hot(
+      'dq_insert_accepted_batch',
+      `WITH m AS (
+         INSERT INTO messages (id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
+                               client_address, client_helo, auth_user, received_at, expires_at, state, format)
+         SELECT x.id, x.queue_id, x.direction, x.mail_from, x.size, x.sha256, x.spool_key_id, x.header_message_id,
+                x.client_address, x.client_helo, x.auth_user, x.received_at, x.expires_at, 'queued', x.format
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bytea[], $7::int[], $8::text[],
+                       $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[])
+             AS x(id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
+                  client_address, client_helo, auth_user, received_at, expires_at, format)
+         RETURNING id)
+       INSERT INTO recipients (id, message_id, address, domain, status, attempts)
+       SELECT r.id, m.id, r.address, r.domain, 'pending', 0
+         FROM unnest($15::uuid[], $16::uuid[], $17::text[], $18::text[]) AS r(id, message_id, address, domain)
+         JOIN m ON m.id = r.message_id`,
+      [
+        col((m) => m.id),
+        col((m) => m.queueId),
+        col((m) => m.direction),
+        col((m) => m.mailFrom),
+        col((m) => m.size),
+        col((m) => m.sha256),
+        col((m) => m.spoolKeyId),
+        col((m) => m.headerMessageId),
+        col((m) => m.clientAddress),
+        col((m) => m.clientHelo),
+        col((m) => m.authUser),
+        col((m) => m.receivedAt),
+        col((m) => m.expiresAt),
+        col((m) => m.format ?? 'rfc5322'),
+        rcpts.map((r) => r.id),
+        rcpts.map((r) => r.messageId),
+        rcpts.map((r) => r.address),
+        rcpts.map((r) => r.domain),
+      ],
+    );
+    return items.map(() => undefined);
   }
 
   /**
@@ -245,10 +357,17 @@ export class QueueRepository {
     return rows.map(fromRawRecipient);
   }
 
-  /** Pipeline classification result: route each recipient and queue it for delivery (one statement). */
-  /** Pending recipients become 'queued' on their route; returns the ids this call changed (others were no longer pending). */
+  /**
+   * Pipeline classification result: pending recipients become 'queued' on their route (one
+   * statement, shared by concurrent calls); returns the ids this call changed (others were no
+   * longer pending, or another call of the same statement changed them first).
+   */
   async routeRecipients(routes: readonly { id: string; route: RecipientRoute }[]): Promise<string[]> {
     if (routes.length === 0) return [];
+    return this.routes ? this.routes.submit(routes) : this.routeRecipientsOne(routes);
+  }
+
+  private async routeRecipientsOne(routes: RouteItem): Promise<string[]> {
     const rows: { id: string }[] = await this.hot(
       'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'
@@ -258,6 +377,12 @@ export class QueueRepository {
       [routes.map((r) => r.id), routes.map((r) => r.route)],
     );
     return rows.map((r) => r.id);
+  }
+
+  private async routeRecipientsBatch(items: readonly RouteItem[]): Promise<string[][]> {
+    const changed = new Set(await this.routeRecipientsOne(items.flat()));
+    // a recipient named by two calls (two runs of one message's job) counts for the first only
+    return items.map((routes) => routes.filter((r) => changed.delete(r.id)).map((r) => r.id));
   }
 
   async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {
@@ -311,21 +436,40 @@ export class QueueRepository {
   /**
    * finishMessageIfComplete that also returns, when it finished the message, its recipients'
    * distinct (route, domain) groups (what the spool clean-up needs), in the same round trip;
-   * null when the message was not finished by this call.
+   * null when the message was not finished by this call. Concurrent calls share a statement.
    */
   async finishMessageReturningGroups(messageId: string): Promise<{ route: RecipientRoute | null; domain: string }[] | null> {
+    return this.finishes ? this.finishes.submit(messageId) : this.finishOne(messageId);
+  }
+
+  private async finishOne(messageId: string): Promise<FinishedGroups> {
+    return (await this.finishBatch([messageId]))[0]!;
+  }
+
+  private async finishBatch(ids: readonly string[]): Promise<FinishedGroups[]> {
     const rows: { id: string; route: RecipientRoute | null; domain: string | null }[] = await this.hot(
-      'dq_finish_groups',
+      'dq_finish_groups_batch',
       `WITH f AS (
-         UPDATE messages SET state = 'done'
-          WHERE id = $1 AND state = 'queued'
-            AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND status IN ('pending', 'queued', 'deferred'))
-          RETURNING id)
+         UPDATE messages AS m SET state = 'done'
+          WHERE m.id = ANY($1::uuid[]) AND m.state = 'queued'
+            AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND status IN ('pending', 'queued', 'deferred'))
+          RETURNING m.id)
        SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
-      [messageId],
+      [[...ids]],
     );
-    if (rows.length === 0) return null;
-    return rows.filter((r) => r.domain !== null).map((r) => ({ route: r.route, domain: r.domain! }));
+    const groups = new Map<string, { route: RecipientRoute | null; domain: string }[]>();
+    for (const r of rows) {
+      let list = groups.get(r.id);
+      if (!list) groups.set(r.id, (list = []));
+      if (r.domain !== null) list.push({ route: r.route, domain: r.domain });
+    }
+    // a message named twice (two deliveries ending at once) was finished by one call: the first
+    return ids.map((id) => {
+      const found = groups.get(id);
+      if (!found) return null;
+      groups.delete(id);
+      return found;
+    });
   }
 
   /**

@@ -161,6 +161,11 @@ export class AcceptanceService {
    */
   private async takeBack(messageId: string): Promise<void> {
     this.recent?.forget(messageId);
+    // an insert still waiting for its group commit is taken back unsent: the row will never exist
+    if (this.queue.withdrawAccepted(messageId)) {
+      await this.spool.remove(messageId);
+      return;
+    }
     let removed: boolean | undefined;
     try {
       removed = await this.queue.removeUnprocessed(messageId);
