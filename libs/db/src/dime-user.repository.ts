@@ -2,6 +2,7 @@
 // (STYLE.md 7). Key material arrives and leaves only wrapped; the gateway's DimeUserService wraps,
 // unwraps and decides. Addresses are matched case-insensitively (the unique index on lower(address)).
 import type { DataSource } from 'typeorm';
+import { hotQuery } from './hot-query';
 
 export type DimeUserStatus = 'active' | 'suspended';
 
@@ -97,15 +98,13 @@ export class DimeUserRepository {
   }
 
   async findByAddress(address: string): Promise<DimeUserRecord | null> {
-    const rows = (await this.ds.query(`SELECT ${COLUMNS} FROM dime_users WHERE lower(address) = lower($1)`, [address])) as Row[];
+    // on every DIME message's path (sender at the origin, recipient at the destination): prepared
+    const rows = await hotQuery<Row>(this.ds, 'du_find_by_address', `SELECT ${COLUMNS} FROM dime_users WHERE lower(address) = lower($1)`, [address]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async findKeysByAddress(address: string): Promise<DimeUserKeysRecord | null> {
-    const rows = (await this.ds.query(
-      `SELECT ${COLUMNS}, wrapped_signing_seed, wrapped_encryption_key FROM dime_users WHERE lower(address) = lower($1)`,
-      [address],
-    )) as Row[];
+    const rows = await hotQuery<Row>(this.ds, 'du_find_keys_by_address', `SELECT ${COLUMNS}, wrapped_signing_seed, wrapped_encryption_key FROM dime_users WHERE lower(address) = lower($1)`, [address]);
     const r = rows[0];
     if (!r) return null;
     return { ...toRecord(r), wrappedSigningSeed: r.wrapped_signing_seed!, wrappedEncryptionKey: r.wrapped_encryption_key! };

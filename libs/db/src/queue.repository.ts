@@ -1,9 +1,9 @@
 // Thin repository of the durable queue: queries named by intent, no decisions (STYLE.md 7).
 // TypeORM types stay inside libs/db; callers get plain records.
-import type { Pool } from 'pg';
 import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
+import { hotQuery } from './hot-query';
 import { DEFAULT_COALESCER_OPTIONS, StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
@@ -174,16 +174,9 @@ export class QueueRepository {
     );
   }
 
-  /**
-   * The queries on every message's path, straight on the DataSource's pg pool as named prepared
-   * statements: PostgreSQL parses and plans each once per connection instead of once per call, and
-   * no TypeORM query runner is made and released per query (together a third of the gateway's CPU
-   * under the benchmark). Same SQL, parameters and row types (node-postgres's) as ds.query.
-   */
-  private async hot<T = Record<string, unknown>>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
-    const pool = (this.ds.driver as unknown as { master?: Pool }).master;
-    if (!pool) return this.ds.query(text, [...values]);
-    return (await pool.query({ name, text, values: [...values] })).rows as T[];
+  /** A named prepared statement on the pool (hot-query.ts). */
+  private hot<T = Record<string, unknown>>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
+    return hotQuery<T>(this.ds, name, text, values);
   }
 
   /**
