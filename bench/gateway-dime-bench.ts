@@ -3,7 +3,7 @@
 // ceiling, all in one run. Prints the tables and writes bench/results/gateway-dime-bench.json.
 //   npm run bench:gateway-dime -- [--messages N] [--rounds R] [--warmup W] [--recipients K] [--quick]
 //     [--cells 10r,50r,10n,50n] [--no-postfix] [--log-level L] [--cpu-prof DIR]
-//     [--env-a KEY=VALUE]... [--env-b KEY=VALUE]...
+//     [--env-a KEY=VALUE]... [--env-b KEY=VALUE]... [--jit-warmup S]  (first run's warm-up lasts >= S s; default 25)
 //   (needs PostgreSQL, redis-server, SoftHSM2 + pkcs11-provider, Postfix, dnsmasq: scripts/setup/*.sh)
 import { DEFAULT_DIME_PATH_CELLS, printDimePathReport, runDimePath, writeDimePathResults, type DimePathOptions } from './dime-path';
 
@@ -40,7 +40,11 @@ function parseArgs(argv: readonly string[]): DimePathOptions {
   const recipients = int('--recipients');
   const logLevel = value('--log-level');
   const cpuProfDir = value('--cpu-prof');
+  const jit = value('--jit-warmup');
+  const jitWarmupSeconds = jit !== undefined ? Number(jit) : quick ? 5 : undefined;
+  if (jitWarmupSeconds !== undefined && !(jitWarmupSeconds >= 0)) throw new RangeError('--jit-warmup expects seconds >= 0');
   return {
+    ...(jitWarmupSeconds !== undefined ? { jitWarmupSeconds } : {}),
     messages,
     ...(warmup !== undefined ? { warmup } : quick ? { warmup: 50 } : {}),
     ...(rounds !== undefined ? { rounds } : {}),
