@@ -82,8 +82,8 @@ export {
   type EscrowExportResult,
 } from './recovery/escrow-export.service';
 export { createEscrowExportWorker, ESCROW_EXPORT_JOB_OPTIONS, EscrowExportQueue } from './recovery/escrow-export.queue';
-export { EXPORT_MAGIC, exportRecipientOf, openExport, parseExportPublicKey, sealExport, type ExportCurve } from './recovery/export-envelope';
-export { crc32, readStoredZip, writeStoredZip, type ZipEntry } from './recovery/stored-zip';
+export { EXPORT_MAGIC, exportRecipientOf, openExport, openExportFile, parseExportPublicKey, sealExport, type ExportCurve } from './recovery/export-envelope';
+export { crc32, readStoredZip, StoredZipFile, writeStoredZip, type StoredZipIndexEntry, type ZipEntry } from './recovery/stored-zip';
 export {
   csvField,
   ESCROW_REPORT_FORMAT,

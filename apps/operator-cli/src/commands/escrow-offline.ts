@@ -1,16 +1,24 @@
 // The offline escrow subcommands: `escrow decrypt` (the requester's private key opens an export)
 // and `report verify` (the audit public key checks a report's detached signature). They need no
 // database, HSM or Redis; loaded only when used.
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { openExport, readStoredZip, verifyEscrowReport, type EscrowExportManifest } from '@lib/escrow';
+import { openExport, openExportFile, StoredZipFile, verifyEscrowReport, type EscrowExportManifest } from '@lib/escrow';
 import { OperatorInputError, OperatorUsageError } from '../operator-cli.error';
 import { readInput, writeOut } from '../operator-io';
 import { parseOptions } from './audit.command';
 import { positionalsAtMost, required } from './escrow-options';
 
-/** `escrow decrypt FILE --key PRIVATE.pem --out DIR`: offline; checks every message against the manifest. */
+/** The largest manifest.json read (it lists ids and hashes: ~200 bytes a record). */
+const MAX_MANIFEST = 64 * 1024 * 1024;
+
+/**
+ * `escrow decrypt FILE --key PRIVATE.pem --out DIR`: offline; checks every message against the
+ * manifest. The export is decrypted segment by segment into a temporary archive inside DIR and
+ * read back entry by entry, so memory stays small whatever the export's size; nothing is written
+ * out before every segment authenticated and every entry's CRC-32 matched.
+ */
 export function decrypt(argv: readonly string[]): number {
   const p = parseOptions(argv, ['key', 'out']);
   const file = p.positionals[0];
@@ -18,27 +26,66 @@ export function decrypt(argv: readonly string[]): number {
   positionalsAtMost(p.positionals, 1);
   const key = readInput(required(p.options, 'key', 'PRIVATE.pem'), 'private key').toString('utf8');
   const dir = required(p.options, 'out', 'DIR');
-  const entries = readStoredZip(openExport(readInput(file, 'escrow export'), key));
-  const manifestEntry = entries.find((e) => e.name === 'manifest.json');
-  if (manifestEntry === undefined) throw new OperatorInputError('the export has no manifest.json');
-  const manifest = JSON.parse(Buffer.from(manifestEntry.data).toString('utf8')) as EscrowExportManifest;
-  const mismatches: string[] = [];
-  for (const r of manifest.records) {
-    const e = entries.find((x) => x.name === r.file);
-    if (e === undefined || createHash('sha256').update(e.data).digest('hex') !== r.sha256) mismatches.push(r.id);
-  }
+  if (file !== '-') checkReadable(file, 'escrow export');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const e of entries) {
+  const plainZip = join(dir, `.escrow-export-${process.pid}-${randomBytes(4).toString('hex')}.zip.partial`);
+  try {
+    // standard input cannot be read twice or at offsets: it is taken in memory
+    if (file === '-') writeFileSync(plainZip, openExport(readInput(file, 'escrow export'), key), { flag: 'wx', mode: 0o600 });
+    else openExportFile(file, key, plainZip);
+    const zip = StoredZipFile.open(plainZip);
+    try {
+      return extract(zip, dir);
+    } finally {
+      zip.close();
+    }
+  } finally {
+    rmSync(plainZip, { force: true });
+  }
+}
+
+function extract(zip: StoredZipFile, dir: string): number {
+  const manifestEntry = zip.entries.find((e) => e.name === 'manifest.json');
+  if (manifestEntry === undefined) throw new OperatorInputError('the export has no manifest.json');
+  if (manifestEntry.size > MAX_MANIFEST) throw new OperatorInputError(`the export's manifest.json is over ${MAX_MANIFEST} bytes`);
+  const manifest = JSON.parse(Buffer.concat([...zip.chunks(manifestEntry)]).toString('utf8')) as EscrowExportManifest;
+  // first pass: every entry's CRC-32 (chunks() throws on a mismatch) and SHA-256, before writing anything
+  const digests = new Map<string, string>();
+  for (const e of zip.entries) {
+    const hash = createHash('sha256');
+    for (const chunk of zip.chunks(e)) hash.update(chunk);
+    digests.set(e.name, hash.digest('hex'));
+  }
+  const mismatches = manifest.records.filter((r) => digests.get(r.file) !== r.sha256).map((r) => r.id);
+  for (const e of zip.entries) {
     const path = join(dir, e.name);
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+    let fd: number;
     try {
-      writeFileSync(path, e.data, { flag: 'wx', mode: 0o600 });
+      fd = openSync(path, 'wx', 0o600);
     } catch (err) {
       throw new OperatorInputError(`cannot write "${path}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
+    }
+    try {
+      for (const chunk of zip.chunks(e)) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+    } finally {
+      closeSync(fd);
     }
   }
   writeOut(`${JSON.stringify({ ok: mismatches.length === 0, requestId: manifest.requestId, case: manifest.case, records: manifest.records.length, dir, mismatches })}\n`);
   return mismatches.length === 0 ? 0 : 1;
+}
+
+/** The same refusal readInput gives, without reading the file into memory. */
+function checkReadable(path: string, what: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+    if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new OperatorInputError(`cannot read ${what} "${path}": ${reason}`);
+  }
 }
 
 /** `report verify FILE --sig SIG --key PEM`: offline; exit 0 only when the signature verifies. */

@@ -19,6 +19,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { EscrowError } from '../journal/escrow.error';
 
 export const EXPORT_MAGIC = Buffer.from('DGXENC1\n', 'ascii');
@@ -209,9 +210,8 @@ export function exportRecipientOf(file: Uint8Array): string {
   return parseHeader(Buffer.from(file.buffer, file.byteOffset, file.byteLength)).header.recipient;
 }
 
-/** Decrypts an export with the requester's private key (PEM). BAD_EXPORT_FILE on any failure. */
-export function openExport(file: Uint8Array, privateKeyPem: string | KeyObject): Buffer {
-  const { header, headerBytes, body } = parseHeader(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+/** The segment key of an export for the requester's private key, checking that it is the one the export names. */
+function exportKey(header: EnvelopeHeader, headerBytes: Buffer, privateKeyPem: string | KeyObject): { key: Buffer; prefix: Buffer } {
   let privateKey: KeyObject;
   try {
     privateKey = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
@@ -235,28 +235,103 @@ export function openExport(file: Uint8Array, privateKeyPem: string | KeyObject):
   if (salt.length !== 32 || prefix.length !== 7) throw bad('escrow export header has a bad salt or nonce prefix');
   const key = deriveKey(shared, salt, headerBytes);
   shared.fill(0);
+  return { key, prefix };
+}
+
+/**
+ * Decrypts the segments of a body of `bodySize` bytes, read by `read(offset, length)`, handing each
+ * authenticated plaintext to `out` in order. A segment is the last one when fewer than a full
+ * segment's bytes remain, so truncation at a segment boundary fails (the last flag is in the nonce).
+ */
+function openSegments(key: Buffer, prefix: Buffer, headerBytes: Buffer, bodySize: number, read: (offset: number, length: number) => Buffer, out: (plain: Buffer) => void): void {
+  let off = 0;
+  for (let i = 0; ; i++) {
+    const remaining = bodySize - off;
+    const last = remaining < SEGMENT + TAG;
+    if (remaining < TAG) throw bad('escrow export is truncated');
+    const len = last ? remaining : SEGMENT + TAG;
+    const seg = read(off, len);
+    const d = createDecipheriv('aes-256-gcm', key, nonce(prefix, i, last));
+    d.setAAD(headerBytes);
+    d.setAuthTag(seg.subarray(seg.length - TAG));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([d.update(seg.subarray(0, seg.length - TAG)), d.final()]);
+    } catch (cause) {
+      throw bad(`escrow export segment ${i} failed authentication (tampered or truncated)`, cause);
+    }
+    out(plain);
+    off += len;
+    if (last) return;
+  }
+}
+
+/** Decrypts an export (in memory) with the requester's private key (PEM). BAD_EXPORT_FILE on any failure. */
+export function openExport(file: Uint8Array, privateKeyPem: string | KeyObject): Buffer {
+  const { header, headerBytes, body } = parseHeader(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+  const { key, prefix } = exportKey(header, headerBytes, privateKeyPem);
   const out: Buffer[] = [];
   try {
-    let off = 0;
-    for (let i = 0; ; i++) {
-      const remaining = body.length - off;
-      const last = remaining < SEGMENT + TAG;
-      if (remaining < TAG) throw bad('escrow export is truncated');
-      const len = last ? remaining : SEGMENT + TAG;
-      const seg = body.subarray(off, off + len);
-      const d = createDecipheriv('aes-256-gcm', key, nonce(prefix, i, last));
-      d.setAAD(headerBytes);
-      d.setAuthTag(seg.subarray(seg.length - TAG));
-      try {
-        out.push(d.update(seg.subarray(0, seg.length - TAG)), d.final());
-      } catch (cause) {
-        throw bad(`escrow export segment ${i} failed authentication (tampered or truncated)`, cause);
-      }
-      off += len;
-      if (last) break;
-    }
+    openSegments(key, prefix, headerBytes, body.length, (offset, length) => body.subarray(offset, offset + length), (plain) => out.push(plain));
   } finally {
     key.fill(0);
   }
   return Buffer.concat(out);
+}
+
+/**
+ * Decrypts the export file at `inPath` into a new file at `outPath` (mode 0600; refused if it
+ * exists), one segment at a time: memory stays at one segment whatever the export's size. A
+ * failure anywhere (wrong key, tampered or truncated segment) removes what was written, so no
+ * partly decrypted archive is left behind. Returns the plaintext size.
+ */
+export function openExportFile(inPath: string, privateKeyPem: string | KeyObject, outPath: string): number {
+  let input: number;
+  try {
+    input = openSync(inPath, 'r');
+  } catch (cause) {
+    throw new EscrowError('INVALID_INPUT', `cannot read the escrow export "${inPath}": ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause });
+  }
+  try {
+    const size = fstatSync(input).size;
+    const readAt = (position: number, length: number): Buffer => {
+      const buf = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const n = readSync(input, buf, done, length - done, position + done);
+        if (n === 0) throw bad('escrow export is truncated');
+        done += n;
+      }
+      return buf;
+    };
+    const head = readAt(0, Math.min(size, EXPORT_MAGIC.length + 4 + MAX_HEADER));
+    const { header, headerBytes, body } = parseHeader(head);
+    const bodyStart = head.length - body.length;
+    const { key, prefix } = exportKey(header, headerBytes, privateKeyPem);
+    let output: number | undefined;
+    let written = 0;
+    try {
+      output = openSync(outPath, 'wx', 0o600);
+      const fd = output;
+      openSegments(key, prefix, headerBytes, size - bodyStart, (offset, length) => readAt(bodyStart + offset, length), (plain) => {
+        for (let done = 0; done < plain.length; ) done += writeSync(fd, plain, done, plain.length - done);
+        written += plain.length;
+        plain.fill(0);
+      });
+      fsyncSync(fd);
+      closeSync(fd);
+      output = undefined;
+      return written;
+    } catch (err) {
+      if (output !== undefined) {
+        closeSync(output);
+        rmSync(outPath, { force: true });
+      }
+      throw err;
+    } finally {
+      key.fill(0);
+    }
+  } finally {
+    closeSync(input);
+  }
 }

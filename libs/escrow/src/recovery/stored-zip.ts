@@ -2,6 +2,7 @@
 // rather than pulled from npm: escrow exports need only a handful of entries that any unzip tool
 // opens (APPNOTE.TXT 4.3: local headers, central directory, end record; no ZIP64, so an archive and
 // each entry stay below 4 GiB and 65535 entries). Names are UTF-8 (general purpose bit 11).
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -127,29 +128,48 @@ export function writeStoredZip(entries: readonly ZipEntry[]): Buffer[] {
   return out;
 }
 
+/** Where an entry's data lies in a STORE-only zip, as its central directory and local header say. */
+export interface StoredZipIndexEntry {
+  readonly name: string;
+  /** Offset of the entry's data in the archive. */
+  readonly offset: number;
+  readonly size: number;
+  readonly crc: number;
+}
+
+/** Random access to an archive's bytes: a buffer in memory, or a file read piece by piece. */
+interface ByteSource {
+  readonly size: number;
+  read(position: number, length: number): Buffer;
+}
+
 /**
- * Reads a STORE-only zip (as written above) through its central directory, checking every
- * entry's local header, sizes and CRC-32. Throws RangeError on anything else.
+ * The entries of a STORE-only zip (as written above) through its central directory, checking every
+ * entry's local header and bounds; not the data nor its CRC. Throws RangeError on anything else.
  */
-export function readStoredZip(zip: Uint8Array): ZipEntry[] {
-  const b = Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
-  if (b.length < 22) throw new RangeError('not a zip archive: too short');
+function indexStoredZip(src: ByteSource): StoredZipIndexEntry[] {
+  if (src.size < 22) throw new RangeError('not a zip archive: too short');
   // the end record has no comment in archives this writer makes; accept a comment anyway
+  const tailStart = Math.max(0, src.size - 22 - 0xffff);
+  const tail = src.read(tailStart, src.size - tailStart);
   let eocd = -1;
-  for (let i = b.length - 22; i >= Math.max(0, b.length - 22 - 0xffff); i--) {
-    if (b.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === 0x06054b50) {
+      eocd = tailStart + i;
       break;
     }
   }
   if (eocd < 0) throw new RangeError('not a zip archive: no end of central directory');
-  const count = b.readUInt16LE(eocd + 10);
-  const cdSize = b.readUInt32LE(eocd + 12);
-  let p = b.readUInt32LE(eocd + 16);
-  if (p + cdSize > eocd) throw new RangeError('zip central directory out of bounds');
-  const entries: ZipEntry[] = [];
+  const end = src.read(eocd, 22);
+  const count = end.readUInt16LE(10);
+  const cdSize = end.readUInt32LE(12);
+  const cdStart = end.readUInt32LE(16);
+  if (cdStart + cdSize > eocd) throw new RangeError('zip central directory out of bounds');
+  const b = src.read(cdStart, cdSize);
+  let p = 0;
+  const entries: StoredZipIndexEntry[] = [];
   for (let i = 0; i < count; i++) {
-    if (p + 46 > eocd || b.readUInt32LE(p) !== 0x02014b50) throw new RangeError(`zip central directory entry ${i} is malformed`);
+    if (p + 46 > b.length || b.readUInt32LE(p) !== 0x02014b50) throw new RangeError(`zip central directory entry ${i} is malformed`);
     const method = b.readUInt16LE(p + 10);
     const crc = b.readUInt32LE(p + 16);
     const size = b.readUInt32LE(p + 20);
@@ -158,16 +178,82 @@ export function readStoredZip(zip: Uint8Array): ZipEntry[] {
     const extraLen = b.readUInt16LE(p + 30);
     const commentLen = b.readUInt16LE(p + 32);
     const localOffset = b.readUInt32LE(p + 42);
+    if (p + 46 + nameLen > b.length) throw new RangeError(`zip central directory entry ${i} is malformed`);
     const name = b.subarray(p + 46, p + 46 + nameLen).toString('utf8');
     p += 46 + nameLen + extraLen + commentLen;
     if (method !== 0 || size !== usize) throw new RangeError(`zip entry ${JSON.stringify(name)} is compressed (only STORE is read)`);
     checkName(name);
-    if (localOffset + 30 > b.length || b.readUInt32LE(localOffset) !== 0x04034b50) throw new RangeError(`zip entry ${JSON.stringify(name)}: bad local header`);
-    const start = localOffset + 30 + b.readUInt16LE(localOffset + 26) + b.readUInt16LE(localOffset + 28);
-    if (start + size > b.length) throw new RangeError(`zip entry ${JSON.stringify(name)} out of bounds`);
-    const data = b.subarray(start, start + size);
-    if (crc32(data) !== crc) throw new RangeError(`zip entry ${JSON.stringify(name)}: CRC-32 mismatch`);
-    entries.push({ name, data });
+    if (localOffset + 30 > src.size) throw new RangeError(`zip entry ${JSON.stringify(name)}: bad local header`);
+    const local = src.read(localOffset, 30);
+    if (local.readUInt32LE(0) !== 0x04034b50) throw new RangeError(`zip entry ${JSON.stringify(name)}: bad local header`);
+    const offset = localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    if (offset + size > src.size) throw new RangeError(`zip entry ${JSON.stringify(name)} out of bounds`);
+    entries.push({ name, offset, size, crc });
   }
   return entries;
+}
+
+/**
+ * Reads a STORE-only zip (as written above) through its central directory, checking every
+ * entry's local header, sizes and CRC-32. Throws RangeError on anything else.
+ */
+export function readStoredZip(zip: Uint8Array): ZipEntry[] {
+  const b = Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
+  return indexStoredZip({ size: b.length, read: (position, length) => b.subarray(position, position + length) }).map((e) => {
+    const data = b.subarray(e.offset, e.offset + e.size);
+    if (crc32(data) !== e.crc) throw new RangeError(`zip entry ${JSON.stringify(e.name)}: CRC-32 mismatch`);
+    return { name: e.name, data };
+  });
+}
+
+const FILE_CHUNK = 1 << 20;
+
+/**
+ * A STORE-only zip read from a file piece by piece (an escrow export may be far larger than
+ * memory): the index at open, then each entry's data in chunks of at most 1 MiB.
+ */
+export class StoredZipFile {
+  readonly entries: readonly StoredZipIndexEntry[];
+
+  private constructor(private readonly fd: number) {
+    const size = fstatSync(fd).size;
+    this.entries = indexStoredZip({ size, read: (position, length) => this.readAt(position, length) });
+  }
+
+  /** Opens and indexes the archive at `path` (RangeError if it is not one this reader takes). */
+  static open(path: string): StoredZipFile {
+    const fd = openSync(path, 'r');
+    try {
+      return new StoredZipFile(fd);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  private readAt(position: number, length: number): Buffer {
+    const out = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, out, done, length - done, position + done);
+      if (n === 0) throw new RangeError('zip archive ended early');
+      done += n;
+    }
+    return out;
+  }
+
+  /** The entry's data in order, chunk by chunk; RangeError at the end if its CRC-32 does not match. */
+  *chunks(entry: StoredZipIndexEntry): Generator<Buffer> {
+    let crc = 0;
+    for (let off = 0; off < entry.size; off += FILE_CHUNK) {
+      const chunk = this.readAt(entry.offset + off, Math.min(FILE_CHUNK, entry.size - off));
+      crc = crc32(chunk, crc);
+      yield chunk;
+    }
+    if (crc !== entry.crc) throw new RangeError(`zip entry ${JSON.stringify(entry.name)}: CRC-32 mismatch`);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
 }
