@@ -664,7 +664,7 @@ export function printDimePathReport(report: DimePathReport): void {
   if (warm) {
     const lookups = (s: CallStats) =>
       `domain ${s['DnsDimeDirectory.lookupDomain']?.calls ?? 0} calls / ${s['DnsDimeDirectory.discover']?.calls ?? 0} cold, user signet ${s['DnsDimeDirectory.userSignet']?.calls ?? 0} calls / ${s['DnsDimeDirectory.fetchUserSignet']?.calls ?? 0} cold, SGNT round trips ${s['DnsDimeDirectory.sgnt']?.calls ?? 0}`;
-    console.log(`\nSignet lookups in the first warm-up (${report.options.warmup} msgs, cold caches): A: ${lookups(warm.a)}; B: ${lookups(warm.b)}`);
+    console.log(`\nSignet lookups in the first warm-up (cold caches): A: ${lookups(warm.a)}; B: ${lookups(warm.b)}`);
   }
   const stageNames = [...new Set(rows.flatMap(({ c }) => c.dime.flatMap((r) => [...Object.keys(r.stages.a).map((n) => `A ${n}`), ...Object.keys(r.stages.b).map((n) => `B ${n}`)])))];
   printTable(
