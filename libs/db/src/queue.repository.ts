@@ -210,39 +210,13 @@ export class QueueRepository {
   }
 
   private async insertAcceptedOne(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
-    await this.hot(
-      'dq_insert_accepted',
-      `WITH m AS (
-         INSERT INTO messages (id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
-                               client_address, client_helo, auth_user, received_at, expires_at, state, format)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $17)
-         RETURNING id)
-       INSERT INTO recipients (id, message_id, address, domain, status, attempts)
-       SELECT r.id, m.id, r.address, r.domain, 'pending', 0
-         FROM m, unnest($14::uuid[], $15::text[], $16::text[]) AS r(id, address, domain)`,
-      [
-        message.id,
-        message.queueId,
-        message.direction,
-        message.mailFrom,
-        message.size,
-        message.sha256,
-        message.spoolKeyId,
-        message.headerMessageId,
-        message.clientAddress,
-        message.clientHelo,
-        message.authUser,
-        message.receivedAt,
-        message.expiresAt,
-        recipients.map((r) => r.id),
-        recipients.map((r) => r.address),
-        recipients.map((r) => r.domain),
-        message.format ?? 'rfc5322',
-      ],
-    );
+    await this.insertAcceptedBatch([{ message, recipients }]);
   }
 
-  /** Several insertAccepted in one statement: the messages from arrays, their recipients joined to them. */
+  /**
+   * One or several insertAccepted in one statement: the messages from arrays, their recipients
+   * joined to them (a message and its recipients are thus in the table together or not at all).
+   */
   private async insertAcceptedBatch(items: readonly AcceptedInsert[]): Promise<void[]> {
     const col = <T>(f: (m: AcceptedMessage) => T): T[] => items.map((i) => f(i.message));
     const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
