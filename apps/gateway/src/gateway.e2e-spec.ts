@@ -3,6 +3,8 @@
 // the HSM-held key, readiness, acceptance, SIGTERM letting an in-flight session finish, and a clear
 // boot failure when node lacks the provider config.
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayProcessOptions, type GatewayToken } from '../../../test/gateway/gateway-process';
 import { SmtpDialog } from '../../../test/gateway/smtp-dialog';
@@ -28,6 +30,8 @@ beforeAll(async () => {
       LEGACY_PORT: '9',
       RECOVERY_INTERVAL: '1h',
       SHUTDOWN_GRACE: '15s',
+      // pkcs11-provider's own trace: each load of the HSM key (a PEM PKCS#11 URI) is a line
+      PKCS11_PROVIDER_DEBUG: `file:${providerTrace()},level:1`,
     },
   };
   gateway = await startGatewayProcess(options);
@@ -41,6 +45,10 @@ afterAll(async () => {
   token?.cleanup();
 });
 
+function providerTrace(): string {
+  return join(token.token.dir, 'pkcs11-provider.trace');
+}
+
 const MESSAGE = 'From: a@sender.test\r\nTo: u@example.test\r\nSubject: e2e\r\n\r\nhello\r\n';
 
 it('completes STARTTLS on the inbound listener with the HSM-held key and accepts the message', async () => {
@@ -53,6 +61,22 @@ it('completes STARTTLS on the inbound listener with the HSM-held key and accepts
   const reply = await dialog.send('a@sender.test', ['u@example.test'], MESSAGE);
   expect(reply.line).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-F]{16}$/);
   await dialog.quit();
+});
+
+it('loads the HSM-held key into ONE TLS context, shared by both SMTP listeners (pkcs11-provider breaks with several)', async () => {
+  for (const port of [gateway.ports.smtp, gateway.ports.submission]) {
+    const { dialog } = await SmtpDialog.open(port);
+    await dialog.cmd('EHLO client.test');
+    expect((await dialog.starttls(certPem)).code).toBe(220);
+    expect(new X509Certificate(dialog.tlsSocket!.getPeerX509Certificate()!.raw).fingerprint256).toBe(new X509Certificate(certPem).fingerprint256);
+    await dialog.quit();
+  }
+  // tls/shared-tls-context.ts: the boot check and each listener used to load the key again (3
+  // loads here). The provider's PEM decoder also sees every other PEM (certificates), which it
+  // declines with "d2i_P11PROV_PK11_URI failed": a load is a PEM_read_bio it did not decline.
+  const trace = readFileSync(providerTrace(), 'utf8').split('\n');
+  const loads = trace.filter((line, i) => line.includes('PEM_read_bio') && !trace.slice(i + 1, i + 4).some((l) => l.includes('d2i_P11PROV_PK11_URI failed')));
+  expect(loads).toHaveLength(1);
 });
 
 it('reports ready (HSM, PostgreSQL, Redis) and exports the acceptance metrics', async () => {

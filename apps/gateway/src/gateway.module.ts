@@ -5,6 +5,7 @@
 // live in one place, GatewayLifecycle: stop accepting and let SMTP sessions in a transaction finish,
 // then stop the workers, then close PostgreSQL (the HSM module closes the keystore last).
 import { readFileSync } from 'node:fs';
+import type { SecureContext } from 'node:tls';
 import {
   Global,
   Inject,
@@ -26,7 +27,6 @@ import {
   HsmKeystore,
   HsmModule,
   hsmTlsKeyPem,
-  hsmTlsOptions,
   keyLabel,
   type HsmTlsCredentials,
 } from '@lib/hsm';
@@ -57,10 +57,11 @@ async function currentTlsLabel(keystore: HsmKeystore, role: 'tls-ecdsa' | 'tls-r
 }
 
 /**
- * STARTTLS credentials: the HSM-held keys with their certificates. Fails at boot, naming the cause,
+ * The TLS context of the HSM-held keys with their certificates, made ONCE for the process and
+ * shared by every listener (tls/shared-tls-context.ts says why). Fails at boot, naming the cause,
  * when a certificate is missing or node was started without the pkcs11-provider OpenSSL config.
  */
-export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystore): Promise<ReturnType<typeof hsmTlsOptions>> {
+export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystore): Promise<SecureContext> {
   if (!config.tls.certFile) throw new Error('TLS_CERT_FILE is not set: STARTTLS needs the certificate of the HSM-held tls-ecdsa key');
   const credentials: HsmTlsCredentials[] = [];
   for (const [role, file] of [['tls-ecdsa', config.tls.certFile], ['tls-rsa', config.tls.rsaCertFile]] as const) {
@@ -70,7 +71,7 @@ export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystor
     credentials.push({ key: hsmTlsKeyPem(config.hsm.tokenLabel, label), cert: readFileSync(file) });
   }
   try {
-    createHsmSecureContext(credentials);
+    return createHsmSecureContext(credentials);
   } catch (error) {
     if (error instanceof HsmError && error.code === 'TLS_PROVIDER_UNAVAILABLE') {
       throw new Error(
@@ -80,7 +81,6 @@ export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystor
     }
     throw error;
   }
-  return hsmTlsOptions(credentials);
 }
 
 @Injectable()

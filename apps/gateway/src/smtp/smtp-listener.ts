@@ -5,7 +5,8 @@
 //    after SMTP AUTH over TLS (SUBMISSION_AUTH_FILE); recipients anywhere, direction 'outbound'.
 // Both: strict paths, SIZE, line/NUL/bare-LF/bare-CR checks while DATA streams, max recipients, and
 // durable acceptance before the 250. A failure nobody foresaw is answered 451 4.3.0 (fail closed).
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContext, SecureContextOptions } from 'node:tls';
+import { SecureContextClass, useSharedSmtpContext } from '../tls/shared-tls-context';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { AcceptRequest, AcceptResult, ListenerName } from '../acceptance/acceptance.service';
 import type { GatewayConfig } from '../gateway.config';
@@ -30,8 +31,11 @@ export interface SmtpListenerOptions {
   readonly acceptor: Acceptor;
   readonly metrics: GatewayMetrics;
   readonly logger: GatewayLogger;
-  /** STARTTLS key/cert options (the HSM key: hsmTlsOptions); undefined: no STARTTLS (tests only). */
-  readonly tls: SecureContextOptions | undefined;
+  /**
+   * STARTTLS: the process's one context for the HSM key (hsmListenerTls; see
+   * tls/shared-tls-context.ts), or key/cert options (tests); undefined: no STARTTLS (tests only).
+   */
+  readonly tls: SecureContext | SecureContextOptions | undefined;
   /** Submission only: users for SMTP AUTH; undefined: AUTH off. */
   readonly auth?: SubmissionAuthFile;
   /** 'smtp' only: the DMTP listener for dual mode (`STARTTLS <host> MODE=DMTPv1`, banner token DMTPv1); undefined: off. */
@@ -53,7 +57,8 @@ export class SmtpListener {
       name: config.hostname,
       logger: false,
       secure: false,
-      ...(tls ?? {}),
+      // a shared context is set after construction: key options here would load the key once more
+      ...(tls && !(tls instanceof SecureContextClass) ? tls : {}),
       hideSTARTTLS: !tls,
       disabledCommands: disabled,
       authOptional: true,
@@ -79,6 +84,7 @@ export class SmtpListener {
       // libdime's client falls back to port 25 only when the SMTP banner carries the DMTPv1 token (docs/dmtp.md §3)
       ...(dual ? { dmtpDualMode: dual, banner: 'DMTPv1' } : {}),
     });
+    if (tls instanceof SecureContextClass) useSharedSmtpContext(this.server, tls);
     this.server.on('error', (err: Error & { code?: string }) => this.log.warn({ err: err.message, code: err.code }, 'smtp connection error'));
   }
 

@@ -1,11 +1,11 @@
 // Child process for dmtp-server-hsm.e2e-spec.ts: a DmtpServer whose TLS key stays in the HSM, with
-// the TLS options built exactly as the gateway's hsmListenerTls builds them (hsmTlsKeyPem +
-// hsmTlsOptions). Must run with the pkcs11-provider OpenSSL config (hsmTlsNodeFlags) and the HSM_*
+// its TLS context built exactly as the gateway's hsmListenerTls builds it (hsmTlsKeyPem +
+// createHsmSecureContext, one context for the process). Must run with the pkcs11-provider OpenSSL config (hsmTlsNodeFlags) and the HSM_*
 // environment; HSM_TLS_KEYS lists "keyLabel=certFile". Serves the org signet ORG_SIGNET_B64 for
 // DIME_DOMAIN over SGNT; refuses every message at the door (this process tests TLS and SGNT only).
 // Prints {"port":N} once listening.
 import { readFileSync } from 'node:fs';
-import { hsmConfigFromEnv, hsmTlsKeyPem, hsmTlsOptions, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyPem, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dmtp-server';
 
 async function main(): Promise<void> {
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const server = new DmtpServer({
     hostname: `dx.${domain}`,
     localDomains: [domain],
-    tls: hsmTlsOptions(credentials),
+    tls: createHsmSecureContext(credentials),
     signets: { orgSignet: (d) => Promise.resolve(d === domain ? orgSignet : undefined), userSignet: () => Promise.resolve(undefined) },
     doorCheck: { check: () => Promise.resolve({ ok: false, reply: '554 5.7.1 this test server accepts no messages' }) },
     acceptor: () => Promise.reject(new Error('not reached')),

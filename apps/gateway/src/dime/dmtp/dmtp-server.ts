@@ -3,7 +3,8 @@
 // exactly as the SMTP listeners get it), a bounded number of sessions, and a graceful drain like
 // SmtpListener's: idle sessions get 421 at once, a session inside a transaction finishes it first.
 import type { Socket } from 'node:net';
-import { createSecureContext, createServer, TLSSocket, type SecureContext, type Server, type TlsOptions } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext, type Server, type TlsOptions } from 'node:tls';
+import { SecureContextClass, sharedTlsServer } from '../../tls/shared-tls-context';
 import { DmtpSession, type DmtpAcceptor, type DmtpSessionLimits } from './dmtp-session';
 import type { DimeDirectory } from '../dime-directory';
 import type { DimeDoorCheck } from '../dime-inbound';
@@ -28,8 +29,8 @@ export interface DmtpServerOptions {
   readonly hostname: string;
   /** Domains whose mail and signets this gateway serves (LOCAL_DOMAINS). */
   readonly localDomains: readonly string[];
-  /** TLS key/cert options: `hsmListenerTls(config, keystore)` in the gateway; a software key in tests. */
-  readonly tls: TlsOptions;
+  /** Key and certificate options, or a context made once for the process (the HSM key: hsmListenerTls). */
+  readonly tls: TlsOptions | SecureContext;
   readonly signets: LocalSignetSource;
   readonly doorCheck: DimeDoorCheck;
   readonly acceptor: DmtpAcceptor;
@@ -58,9 +59,10 @@ export class DmtpServer {
     const limits = options.limits;
     if (!Number.isInteger(limits.maxSessions) || limits.maxSessions < 1) throw new RangeError(`"limits.maxSessions" must be a positive integer, got ${limits.maxSessions}`);
     if (!Number.isSafeInteger(limits.maxMessageBytes) || limits.maxMessageBytes < 64) throw new RangeError(`"limits.maxMessageBytes" must be an integer >= 64`);
-    const tls = { ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2' };
-    this.secureContext = createSecureContext(tls);
-    this.server = createServer({ ...tls, handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
+    // ONE context for the listener and the dual-mode upgrades (and, with the HSM key, the one the
+    // whole process shares: see sharedTlsServer)
+    this.secureContext = options.tls instanceof SecureContextClass ? options.tls : createSecureContext({ ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2' });
+    this.server = sharedTlsServer(this.secureContext, { handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
     // backstop for connections still in the TLS handshake (sessions are counted after it): the
     // kernel-level cap drops the excess silently, the session cap above answers 421
     this.server.maxConnections = limits.maxSessions * 2 + 16;
