@@ -25,7 +25,11 @@ beforeAll(async () => {
   await ds.query(`INSERT INTO spool_keys (id, wrapped_key, kek_label) VALUES (1, $1, 'kek')`, [randomBytes(40)]);
 });
 
+/** Every spool made by service(): closed at the end (each keeps its directory handles open for fsync). */
+const spools: SpoolService[] = [];
+
 afterAll(async () => {
+  for (const spool of spools) spool.close();
   await ds?.destroy();
   await db?.drop();
   rmSync(spoolDir, { recursive: true, force: true });
@@ -33,6 +37,7 @@ afterAll(async () => {
 
 function service(recent: RecentlyAccepted, addProcess: (id: string) => Promise<void>): AcceptanceService {
   const spool = new SpoolService(spoolDir, SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1));
+  spools.push(spool);
   return new AcceptanceService({ hostname: 'gw.example.test', queueLifetimeMs: 86_400_000, stageTimeoutMs: 10_000 }, spool, queue, { addProcess }, new GatewayMetrics(), createLogger({ level: 'silent' }), Date.now, recent);
 }
 
