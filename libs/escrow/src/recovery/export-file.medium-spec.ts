@@ -2,7 +2,8 @@
 // segment to a file and read back entry by entry, byte-identical to the in-memory path; a
 // tampered, truncated or foreign export leaves no output behind; a corrupted entry is found by
 // its CRC-32 while streaming.
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,5 +128,33 @@ describe('escrow export files', () => {
     }
     writeFileSync(join(dir, 'nozip.zip'), randomBytes(1000));
     expect(() => StoredZipFile.open(join(dir, 'nozip.zip'))).toThrow(/not a zip/);
+  });
+
+  it('writes ZIP64 archives that an independent reader (Python zipfile) opens and checks', () => {
+    const big = Array.from({ length: 66_000 }, (_, i) => ({ name: `m/${i}.eml`, data: Buffer.from(`message ${i}\r\n`) }));
+    const small = Array.from({ length: 4 }, (_, i) => ({ name: `e${i}.eml`, data: randomBytes(1000 + i) }));
+    for (const [file, entries, options] of [
+      ['many.zip', big, {}],
+      ['offsets.zip', small, { zip64Threshold: 1500 }],
+    ] as const) {
+      const parts: Buffer[] = [];
+      const writer = new StoredZipWriter((c) => parts.push(c), options);
+      for (const e of entries) writer.add(e.name, e.data);
+      writer.finish();
+      const path = join(dir, file);
+      writeFileSync(path, Buffer.concat(parts));
+      // testzip() reads every entry through the central directory and checks its CRC-32
+      const py = spawnSync('python3', ['-c', 'import hashlib,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nn=z.namelist()\nprint(len(n), hashlib.sha256(z.read(n[-1])).hexdigest())', path], { encoding: 'utf8' });
+      expect(py.stderr).toBe('');
+      const last = entries[entries.length - 1]!;
+      expect(py.stdout.trim()).toBe(`${entries.length} ${createHash('sha256').update(last.data).digest('hex')}`);
+      const read = StoredZipFile.open(path);
+      try {
+        expect(read.entries).toHaveLength(entries.length);
+        expect(Buffer.concat([...read.chunks(read.entries[read.entries.length - 1]!)]).equals(last.data)).toBe(true);
+      } finally {
+        read.close();
+      }
+    }
   });
 });

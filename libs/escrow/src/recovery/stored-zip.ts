@@ -1,7 +1,10 @@
 // A minimal ZIP writer and reader for the STORE method (no compression) with CRC-32, written here
-// rather than pulled from npm: escrow exports need only a handful of entries that any unzip tool
-// opens (APPNOTE.TXT 4.3: local headers, central directory, end record; no ZIP64, so an archive and
-// each entry stay below 4 GiB and 65535 entries). Names are UTF-8 (general purpose bit 11).
+// rather than pulled from npm: escrow exports need only entries that any unzip tool opens
+// (APPNOTE.TXT 4.3: local headers, central directory, end record). Names are UTF-8 (general
+// purpose bit 11). ZIP64 (APPNOTE 4.3.14-4.3.15, 4.5.3) where the classic fields overflow: an
+// entry that starts beyond 4 GiB gets a ZIP64 extra field with its offset in the central
+// directory, and an archive with 65535 entries or more, or whose central directory starts or ends
+// beyond 4 GiB, gets the ZIP64 end record and locator. Each entry stays below 4 GiB (a Buffer).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const CRC_TABLE = (() => {
@@ -45,22 +48,36 @@ function checkName(name: string): Buffer {
  * Streaming writer: each add() writes that entry's local header and data to `write` at once (only
  * the small central directory is kept), finish() writes the central directory and end record.
  */
+export interface StoredZipWriterOptions {
+  /**
+   * Offsets and sizes from this value on are written as ZIP64 (default 0xffffffff, as APPNOTE
+   * requires). Tests lower it to produce ZIP64 records without writing 4 GiB.
+   */
+  readonly zip64Threshold?: number;
+}
+
 export class StoredZipWriter {
   private readonly central: Buffer[] = [];
   private readonly seen = new Set<string>();
   private offset = 0;
   private count = 0;
   private finished = false;
+  private readonly zip64At: number;
 
-  constructor(private readonly write: (chunk: Buffer) => void) {}
+  constructor(
+    private readonly write: (chunk: Buffer) => void,
+    options: StoredZipWriterOptions = {},
+  ) {
+    this.zip64At = Math.min(MAX_U32, options.zip64Threshold ?? MAX_U32);
+  }
 
   add(entryName: string, content: Uint8Array): void {
     if (this.finished) throw new Error('StoredZipWriter: add after finish');
     const name = checkName(entryName);
     if (this.seen.has(entryName)) throw new RangeError(`duplicate zip entry name ${JSON.stringify(entryName)}`);
-    if (this.count >= 0xffff) throw new RangeError('a stored zip holds at most 65535 entries');
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-    if (data.length > MAX_U32 || this.offset + 30 + name.length + data.length > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+    if (data.length >= MAX_U32) throw new RangeError('a zip entry stays below 4 GiB');
+    if (this.offset + 30 + name.length + data.length > Number.MAX_SAFE_INTEGER) throw new RangeError('zip archive too large');
     this.seen.add(entryName);
     this.count++;
     const crc = crc32(data);
@@ -79,10 +96,18 @@ export class StoredZipWriter {
     this.write(Buffer.concat([local, name]));
     if (data.length > 0) this.write(data);
 
+    // an entry starting beyond 4 GiB: its offset goes in a ZIP64 extra field
+    const zip64 = this.offset >= this.zip64At;
+    const extra = zip64 ? Buffer.alloc(12) : Buffer.alloc(0);
+    if (zip64) {
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(8, 2);
+      extra.writeBigUInt64LE(BigInt(this.offset), 4);
+    }
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0
-    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE((3 << 8) | (zip64 ? 45 : 20), 4); // made by: Unix, 2.0 (4.5 with ZIP64)
+    cd.writeUInt16LE(zip64 ? 45 : 20, 6);
     cd.writeUInt16LE(UTF8_FLAG, 8);
     cd.writeUInt16LE(0, 10);
     cd.writeUInt16LE(DOS_TIME, 12);
@@ -91,31 +116,53 @@ export class StoredZipWriter {
     cd.writeUInt32LE(data.length, 20);
     cd.writeUInt32LE(data.length, 24);
     cd.writeUInt16LE(name.length, 28);
-    cd.writeUInt16LE(0, 30); // extra
+    cd.writeUInt16LE(extra.length, 30);
     cd.writeUInt16LE(0, 32); // comment
     cd.writeUInt16LE(0, 34); // disk
     cd.writeUInt16LE(0, 36); // internal attributes
     cd.writeUInt32LE((0o100600 << 16) >>> 0, 38); // external: regular file, rw-------
-    cd.writeUInt32LE(this.offset, 42);
-    this.central.push(cd, name);
+    cd.writeUInt32LE(zip64 ? MAX_U32 : this.offset, 42);
+    this.central.push(cd, name, extra);
     this.offset += local.length + name.length + data.length;
   }
 
   finish(): void {
     if (this.finished) return;
     this.finished = true;
+    const cdStart = this.offset;
     const cdSize = this.central.reduce((n, b) => n + b.length, 0);
-    if (this.offset + cdSize > MAX_U32) throw new RangeError('a stored zip without ZIP64 stays below 4 GiB');
+    const zip64 = this.count >= 0xffff || cdStart >= this.zip64At || cdSize >= this.zip64At;
+    const tail: Buffer[] = [];
+    if (zip64) {
+      // ZIP64 end of central directory record, then its locator (APPNOTE 4.3.14, 4.3.15)
+      const record = Buffer.alloc(56);
+      record.writeUInt32LE(0x06064b50, 0);
+      record.writeBigUInt64LE(44n, 4); // size of the rest of the record
+      record.writeUInt16LE((3 << 8) | 45, 12);
+      record.writeUInt16LE(45, 14);
+      record.writeUInt32LE(0, 16);
+      record.writeUInt32LE(0, 20);
+      record.writeBigUInt64LE(BigInt(this.count), 24);
+      record.writeBigUInt64LE(BigInt(this.count), 32);
+      record.writeBigUInt64LE(BigInt(cdSize), 40);
+      record.writeBigUInt64LE(BigInt(cdStart), 48);
+      const locator = Buffer.alloc(20);
+      locator.writeUInt32LE(0x07064b50, 0);
+      locator.writeUInt32LE(0, 4);
+      locator.writeBigUInt64LE(BigInt(cdStart + cdSize), 8);
+      locator.writeUInt32LE(1, 16);
+      tail.push(record, locator);
+    }
     const end = Buffer.alloc(22);
     end.writeUInt32LE(0x06054b50, 0);
     end.writeUInt16LE(0, 4);
     end.writeUInt16LE(0, 6);
-    end.writeUInt16LE(this.count, 8);
-    end.writeUInt16LE(this.count, 10);
-    end.writeUInt32LE(cdSize, 12);
-    end.writeUInt32LE(this.offset, 16);
+    end.writeUInt16LE(zip64 ? 0xffff : this.count, 8);
+    end.writeUInt16LE(zip64 ? 0xffff : this.count, 10);
+    end.writeUInt32LE(zip64 ? MAX_U32 : cdSize, 12);
+    end.writeUInt32LE(zip64 ? MAX_U32 : cdStart, 16);
     end.writeUInt16LE(0, 20);
-    this.write(Buffer.concat([...this.central, end]));
+    this.write(Buffer.concat([...this.central, ...tail, end]));
   }
 }
 
@@ -143,6 +190,28 @@ interface ByteSource {
   read(position: number, length: number): Buffer;
 }
 
+/** A little-endian u64 field as a safe integer. */
+function u64(b: Buffer, at: number, what: string): number {
+  const v = b.readBigUInt64LE(at);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`zip ${what} too large`);
+  return Number(v);
+}
+
+/** The local header offset from an entry's ZIP64 extra field (its values come in APPNOTE 4.5.3's order). */
+function zip64Offset(extra: Buffer, hasUncompressed: boolean, hasCompressed: boolean, name: string): number {
+  for (let p = 0; p + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(p);
+    const len = extra.readUInt16LE(p + 2);
+    if (id === 0x0001) {
+      const at = p + 4 + (hasUncompressed ? 8 : 0) + (hasCompressed ? 8 : 0);
+      if (at + 8 > p + 4 + len || at + 8 > extra.length) break;
+      return u64(extra, at, `entry ${JSON.stringify(name)} offset`);
+    }
+    p += 4 + len;
+  }
+  throw new RangeError(`zip entry ${JSON.stringify(name)}: offset marked ZIP64 without a ZIP64 extra field`);
+}
+
 /**
  * The entries of a STORE-only zip (as written above) through its central directory, checking every
  * entry's local header and bounds; not the data nor its CRC. Throws RangeError on anything else.
@@ -161,10 +230,23 @@ function indexStoredZip(src: ByteSource): StoredZipIndexEntry[] {
   }
   if (eocd < 0) throw new RangeError('not a zip archive: no end of central directory');
   const end = src.read(eocd, 22);
-  const count = end.readUInt16LE(10);
-  const cdSize = end.readUInt32LE(12);
-  const cdStart = end.readUInt32LE(16);
-  if (cdStart + cdSize > eocd) throw new RangeError('zip central directory out of bounds');
+  let count = end.readUInt16LE(10);
+  let cdSize = end.readUInt32LE(12);
+  let cdStart = end.readUInt32LE(16);
+  let cdLimit = eocd;
+  // ZIP64: a locator right before the end record points to the ZIP64 end record
+  const locator = eocd >= 20 ? src.read(eocd - 20, 20) : undefined;
+  if (locator?.readUInt32LE(0) === 0x07064b50) {
+    const at = u64(locator, 8, 'ZIP64 end record offset');
+    if (at + 56 > eocd - 20) throw new RangeError('zip ZIP64 end record out of bounds');
+    const record = src.read(at, 56);
+    if (record.readUInt32LE(0) !== 0x06064b50) throw new RangeError('zip ZIP64 end record is malformed');
+    count = u64(record, 32, 'entry count');
+    cdSize = u64(record, 40, 'central directory size');
+    cdStart = u64(record, 48, 'central directory offset');
+    cdLimit = at;
+  }
+  if (cdStart + cdSize > cdLimit) throw new RangeError('zip central directory out of bounds');
   const b = src.read(cdStart, cdSize);
   let p = 0;
   const entries: StoredZipIndexEntry[] = [];
@@ -177,9 +259,10 @@ function indexStoredZip(src: ByteSource): StoredZipIndexEntry[] {
     const nameLen = b.readUInt16LE(p + 28);
     const extraLen = b.readUInt16LE(p + 30);
     const commentLen = b.readUInt16LE(p + 32);
-    const localOffset = b.readUInt32LE(p + 42);
-    if (p + 46 + nameLen > b.length) throw new RangeError(`zip central directory entry ${i} is malformed`);
+    let localOffset = b.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen > b.length) throw new RangeError(`zip central directory entry ${i} is malformed`);
     const name = b.subarray(p + 46, p + 46 + nameLen).toString('utf8');
+    if (localOffset === MAX_U32) localOffset = zip64Offset(b.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen), size === MAX_U32, usize === MAX_U32, name);
     p += 46 + nameLen + extraLen + commentLen;
     if (method !== 0 || size !== usize) throw new RangeError(`zip entry ${JSON.stringify(name)} is compressed (only STORE is read)`);
     checkName(name);
