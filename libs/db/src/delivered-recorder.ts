@@ -16,12 +16,10 @@ import { StatementCoalescer } from './statement-coalescer';
 // commit took ~85 ms while acceptance traffic ran, so a few busy connections made the next 2xx
 // wait for one (p90 213 ms with 4); hence a pool sized for the 250s of one commit time, not
 // asynchronous commits.
-const MARK_DELIVERED = `UPDATE recipients
-    SET status = 'delivered', last_reply = $2, delivered_at = $3, attempts = attempts + 1, next_attempt_at = NULL
-  WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'deferred')`;
-
-// Several 2xx recorded at once (group commit, statement-coalescer.ts): one row per recipient.
-const MARK_DELIVERED_BATCH = `UPDATE recipients AS r
+//
+// Every 2xx recorded since the last UPDATE left, in one (group commit, statement-coalescer.ts):
+// one row per recipient, each with its own reply and time.
+const MARK_DELIVERED = `UPDATE recipients AS r
     SET status = 'delivered', last_reply = v.reply, delivered_at = v.at, attempts = r.attempts + 1, next_attempt_at = NULL
    FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, reply, at)
   WHERE r.id = v.id AND r.status IN ('pending', 'queued', 'deferred')`;
@@ -71,12 +69,9 @@ export class DeliveredRecorder {
     this.marks = new StatementCoalescer<Delivered, void>(
       async (items) => {
         const rows = items.flatMap((d) => d.ids.map((id) => ({ id, reply: d.reply, at: d.at })));
-        await this.pool.query({ name: 'dr_mark_delivered_batch', text: MARK_DELIVERED_BATCH, values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)] });
-        return items.map(() => undefined);
-      },
-      async (d) => {
         // a named statement: parsed and planned once per connection
-        await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [d.ids, d.reply, d.at] });
+        await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)] });
+        return items.map(() => undefined);
       },
       { maxInFlight: options.maxInFlight ?? Math.max(1, Math.floor(size / 2)), maxBatch: 256 },
     );

@@ -4,7 +4,7 @@ import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
 import { hotQuery } from './hot-query';
-import { DEFAULT_COALESCER_OPTIONS, StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
+import { StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
   id: string;
@@ -136,18 +136,51 @@ function fromRawRecipient(r: RawRecipient): QueuedRecipient {
 export interface QueueRepositoryOptions {
   /**
    * Group commit of the statements every message makes (insertAccepted, routeRecipients,
-   * finishMessageReturningGroups): see statement-coalescer.ts. false sends each on its own.
+   * finishMessageReturningGroups): see statement-coalescer.ts.
    */
-  readonly coalesce?: StatementCoalescerOptions | false;
+  readonly coalesce?: StatementCoalescerOptions;
 }
+
+/** The messages columns written at acceptance (name, PostgreSQL type, value): one list for the SQL and its parameters. */
+const ACCEPTED_MESSAGE_COLUMNS: readonly (readonly [string, string, (m: AcceptedMessage) => unknown])[] = [
+  ['id', 'uuid', (m) => m.id],
+  ['queue_id', 'text', (m) => m.queueId],
+  ['direction', 'text', (m) => m.direction],
+  ['mail_from', 'text', (m) => m.mailFrom],
+  ['size', 'int', (m) => m.size],
+  ['sha256', 'bytea', (m) => m.sha256],
+  ['spool_key_id', 'int', (m) => m.spoolKeyId],
+  ['header_message_id', 'text', (m) => m.headerMessageId],
+  ['client_address', 'text', (m) => m.clientAddress],
+  ['client_helo', 'text', (m) => m.clientHelo],
+  ['auth_user', 'text', (m) => m.authUser],
+  ['received_at', 'timestamptz', (m) => m.receivedAt],
+  ['expires_at', 'timestamptz', (m) => m.expiresAt],
+  ['format', 'text', (m) => m.format ?? 'rfc5322'],
+];
+
+/** Messages from one array per column, their recipients (pending) joined to them. */
+const INSERT_ACCEPTED = (() => {
+  const names = ACCEPTED_MESSAGE_COLUMNS.map(([name]) => name).join(', ');
+  const arrays = ACCEPTED_MESSAGE_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+  const r = ACCEPTED_MESSAGE_COLUMNS.length;
+  return `WITH m AS (
+       INSERT INTO messages (${names}, state)
+       SELECT ${names}, 'queued' FROM unnest(${arrays}) AS x(${names})
+       RETURNING id)
+     INSERT INTO recipients (id, message_id, address, domain, status, attempts)
+     SELECT r.id, m.id, r.address, r.domain, 'pending', 0
+       FROM unnest($${r + 1}::uuid[], $${r + 2}::uuid[], $${r + 3}::text[], $${r + 4}::text[]) AS r(id, message_id, address, domain)
+       JOIN m ON m.id = r.message_id`;
+})();
 
 type RouteItem = readonly { id: string; route: RecipientRoute }[];
 type FinishedGroups = { route: RecipientRoute | null; domain: string }[] | null;
 
 export class QueueRepository {
-  private readonly inserts: StatementCoalescer<AcceptedInsert, void> | undefined;
-  private readonly routes: StatementCoalescer<RouteItem, string[]> | undefined;
-  private readonly finishes: StatementCoalescer<string, FinishedGroups> | undefined;
+  private readonly inserts: StatementCoalescer<AcceptedInsert, void>;
+  private readonly routes: StatementCoalescer<RouteItem, string[]>;
+  private readonly finishes: StatementCoalescer<string, FinishedGroups>;
   /** The insert of each message id submitted and not yet sent (for withdrawAccepted). */
   private readonly pendingInserts = new Map<string, AcceptedInsert>();
 
@@ -155,23 +188,9 @@ export class QueueRepository {
     private readonly ds: DataSource,
     options: QueueRepositoryOptions = {},
   ) {
-    const coalesce = options.coalesce ?? DEFAULT_COALESCER_OPTIONS;
-    if (coalesce === false) return;
-    this.inserts = new StatementCoalescer(
-      (items) => this.insertAcceptedBatch(items),
-      (item) => this.insertAcceptedOne(item.message, item.recipients),
-      coalesce,
-    );
-    this.routes = new StatementCoalescer(
-      (items) => this.routeRecipientsBatch(items),
-      (item) => this.routeRecipientsOne(item),
-      coalesce,
-    );
-    this.finishes = new StatementCoalescer(
-      (ids) => this.finishBatch(ids),
-      (id) => this.finishOne(id),
-      coalesce,
-    );
+    this.inserts = new StatementCoalescer((items) => this.insertAcceptedBatch(items), options.coalesce);
+    this.routes = new StatementCoalescer((items) => this.routeRecipientsBatch(items), options.coalesce);
+    this.finishes = new StatementCoalescer((ids) => this.finishBatch(ids), options.coalesce);
   }
 
   /** A named prepared statement on the pool (hot-query.ts). */
@@ -186,7 +205,6 @@ export class QueueRepository {
    * message row inserted by the CTE is visible. Concurrent calls share a statement (group commit).
    */
   async insertAccepted(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
-    if (!this.inserts) return this.insertAcceptedOne(message, recipients);
     const item: AcceptedInsert = { message, recipients };
     this.pendingInserts.set(message.id, item);
     try {
@@ -203,14 +221,10 @@ export class QueueRepository {
    */
   withdrawAccepted(messageId: string): boolean {
     const item = this.pendingInserts.get(messageId);
-    if (!item || !this.inserts) return false;
+    if (!item) return false;
     const withdrawn = this.inserts.withdraw(item, new Error(`the insert of ${messageId} was withdrawn before it was sent`));
     if (withdrawn) this.pendingInserts.delete(messageId);
     return withdrawn;
-  }
-
-  private async insertAcceptedOne(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
-    await this.insertAcceptedBatch([{ message, recipients }]);
   }
 
   /**
@@ -218,45 +232,14 @@ export class QueueRepository {
    * joined to them (a message and its recipients are thus in the table together or not at all).
    */
   private async insertAcceptedBatch(items: readonly AcceptedInsert[]): Promise<void[]> {
-    const col = <T>(f: (m: AcceptedMessage) => T): T[] => items.map((i) => f(i.message));
     const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
-    await this.hot(
-      'dq_insert_accepted_batch',
-      `WITH m AS (
-         INSERT INTO messages (id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
-                               client_address, client_helo, auth_user, received_at, expires_at, state, format)
-         SELECT x.id, x.queue_id, x.direction, x.mail_from, x.size, x.sha256, x.spool_key_id, x.header_message_id,
-                x.client_address, x.client_helo, x.auth_user, x.received_at, x.expires_at, 'queued', x.format
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bytea[], $7::int[], $8::text[],
-                       $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[])
-             AS x(id, queue_id, direction, mail_from, size, sha256, spool_key_id, header_message_id,
-                  client_address, client_helo, auth_user, received_at, expires_at, format)
-         RETURNING id)
-       INSERT INTO recipients (id, message_id, address, domain, status, attempts)
-       SELECT r.id, m.id, r.address, r.domain, 'pending', 0
-         FROM unnest($15::uuid[], $16::uuid[], $17::text[], $18::text[]) AS r(id, message_id, address, domain)
-         JOIN m ON m.id = r.message_id`,
-      [
-        col((m) => m.id),
-        col((m) => m.queueId),
-        col((m) => m.direction),
-        col((m) => m.mailFrom),
-        col((m) => m.size),
-        col((m) => m.sha256),
-        col((m) => m.spoolKeyId),
-        col((m) => m.headerMessageId),
-        col((m) => m.clientAddress),
-        col((m) => m.clientHelo),
-        col((m) => m.authUser),
-        col((m) => m.receivedAt),
-        col((m) => m.expiresAt),
-        col((m) => m.format ?? 'rfc5322'),
-        rcpts.map((r) => r.id),
-        rcpts.map((r) => r.messageId),
-        rcpts.map((r) => r.address),
-        rcpts.map((r) => r.domain),
-      ],
-    );
+    await this.hot('dq_insert_accepted_batch', INSERT_ACCEPTED, [
+      ...ACCEPTED_MESSAGE_COLUMNS.map(([, , value]) => items.map((i) => value(i.message))),
+      rcpts.map((r) => r.id),
+      rcpts.map((r) => r.messageId),
+      rcpts.map((r) => r.address),
+      rcpts.map((r) => r.domain),
+    ]);
     return items.map(() => undefined);
   }
 
@@ -331,10 +314,11 @@ export class QueueRepository {
    */
   async routeRecipients(routes: readonly { id: string; route: RecipientRoute }[]): Promise<string[]> {
     if (routes.length === 0) return [];
-    return this.routes ? this.routes.submit(routes) : this.routeRecipientsOne(routes);
+    return this.routes.submit(routes);
   }
 
-  private async routeRecipientsOne(routes: RouteItem): Promise<string[]> {
+  private async routeRecipientsBatch(items: readonly RouteItem[]): Promise<string[][]> {
+    const routes = items.flat();
     const rows: { id: string }[] = await this.hot(
       'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'
@@ -343,13 +327,9 @@ export class QueueRepository {
         RETURNING r.id`,
       [routes.map((r) => r.id), routes.map((r) => r.route)],
     );
-    return rows.map((r) => r.id);
-  }
-
-  private async routeRecipientsBatch(items: readonly RouteItem[]): Promise<string[][]> {
-    const changed = new Set(await this.routeRecipientsOne(items.flat()));
+    const changed = new Set(rows.map((r) => r.id));
     // a recipient named by two calls (two runs of one message's job) counts for the first only
-    return items.map((routes) => routes.filter((r) => changed.delete(r.id)).map((r) => r.id));
+    return items.map((item) => item.filter((r) => changed.delete(r.id)).map((r) => r.id));
   }
 
   async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {
@@ -406,11 +386,7 @@ export class QueueRepository {
    * null when the message was not finished by this call. Concurrent calls share a statement.
    */
   async finishMessageReturningGroups(messageId: string): Promise<{ route: RecipientRoute | null; domain: string }[] | null> {
-    return this.finishes ? this.finishes.submit(messageId) : this.finishOne(messageId);
-  }
-
-  private async finishOne(messageId: string): Promise<FinishedGroups> {
-    return (await this.finishBatch([messageId]))[0]!;
+    return this.finishes.submit(messageId);
   }
 
   private async finishBatch(ids: readonly string[]): Promise<FinishedGroups[]> {

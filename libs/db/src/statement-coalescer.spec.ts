@@ -1,6 +1,9 @@
 import { StatementCoalescer } from './statement-coalescer';
 
-/** A statement runner whose calls stay open until released, recording what each call carried. */
+/**
+ * A statement runner whose calls stay open until released, recording what each call carried: a
+ * call with one item as a single, with several as a batch.
+ */
 function gatedRunner() {
   const batches: number[][] = [];
   const singles: number[] = [];
@@ -11,16 +14,11 @@ function gatedRunner() {
     singles,
     releaseAll: () => gates.splice(0).forEach((g) => g()),
     runBatch: async (items: readonly number[]) => {
-      batches.push([...items]);
+      if (items.length === 1) singles.push(items[0]!);
+      else batches.push([...items]);
       await wait();
-      if (items.includes(13)) throw new Error('13 breaks the statement');
+      if (items.includes(13)) throw new Error(items.length === 1 ? '13 is refused' : '13 breaks the statement');
       return items.map((i) => i * 10);
-    },
-    runOne: async (item: number) => {
-      singles.push(item);
-      await wait();
-      if (item === 13) throw new Error('13 is refused');
-      return item * 10;
     },
   };
 }
@@ -34,7 +32,7 @@ const settle = async () => {
 describe('StatementCoalescer', () => {
   it('sends what arrives in one turn as one statement, and what arrives while the slots are busy as the next', async () => {
     const r = gatedRunner();
-    const c = new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 1, maxBatch: 100 });
+    const c = new StatementCoalescer(r.runBatch, { maxInFlight: 1, maxBatch: 100 });
     const first = [1, 2, 3].map((i) => c.submit(i));
     await turn();
     expect(r.batches).toEqual([[1, 2, 3]]);
@@ -56,7 +54,7 @@ describe('StatementCoalescer', () => {
 
   it('runs a lone item on its own, and splits a backlog into batches of at most maxBatch over the free slots', async () => {
     const r = gatedRunner();
-    const c = new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 2, maxBatch: 2 });
+    const c = new StatementCoalescer(r.runBatch, { maxInFlight: 2, maxBatch: 2 });
     const lone = c.submit(7);
     await turn();
     expect(r.singles).toEqual([7]);
@@ -76,7 +74,7 @@ describe('StatementCoalescer', () => {
 
   it('runs each item of a failed batch again on its own: only the bad one fails, with its own error', async () => {
     const r = gatedRunner();
-    const c = new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 1, maxBatch: 10 });
+    const c = new StatementCoalescer(r.runBatch, { maxInFlight: 1, maxBatch: 10 });
     const results = [12, 13, 14].map((i) => c.submit(i).then((v) => ({ v }), (e: Error) => ({ e: e.message })));
     await turn();
     r.releaseAll(); // the batch fails
@@ -89,7 +87,7 @@ describe('StatementCoalescer', () => {
 
   it('withdraws an item that is still waiting, never sending it; not one already sent', async () => {
     const r = gatedRunner();
-    const c = new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 1, maxBatch: 10 });
+    const c = new StatementCoalescer(r.runBatch, { maxInFlight: 1, maxBatch: 10 });
     const sent = c.submit(1);
     await turn();
     const waiting = c.submit(2);
@@ -107,7 +105,7 @@ describe('StatementCoalescer', () => {
 
   it('refuses settings that could never send anything', () => {
     const r = gatedRunner();
-    expect(() => new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 0, maxBatch: 1 })).toThrow(RangeError);
-    expect(() => new StatementCoalescer(r.runBatch, r.runOne, { maxInFlight: 1, maxBatch: 0.5 })).toThrow(RangeError);
+    expect(() => new StatementCoalescer(r.runBatch, { maxInFlight: 0, maxBatch: 1 })).toThrow(RangeError);
+    expect(() => new StatementCoalescer(r.runBatch, { maxInFlight: 1, maxBatch: 0.5 })).toThrow(RangeError);
   });
 });

@@ -8,8 +8,8 @@
 // busy one forms batches exactly as large as the backlog).
 //
 // A batch is one statement, so it commits or fails as a whole. When a batch of several fails, each
-// item is run again on its own: one bad item (a constraint it breaks) fails alone, and a database
-// that is down fails every item, as it would have without the coalescer.
+// item is run again as a batch of its own: one bad item (a constraint it breaks) fails alone, and a
+// database that is down fails every item, as it would have without the coalescer.
 export interface StatementCoalescerOptions {
   /** Statements of this kind running at once (at least 1). */
   readonly maxInFlight: number;
@@ -33,10 +33,8 @@ export class StatementCoalescer<I, O> {
   private readonly maxBatch: number;
 
   constructor(
-    /** Runs several items as one statement; resolves to one result per item, in order. */
+    /** Runs the items (one or more) as one statement; resolves to one result per item, in order. */
     private readonly runBatch: (items: readonly I[]) => Promise<readonly O[]>,
-    /** Runs one item alone (a batch of one, and each item again after a batch failed). */
-    private readonly runOne: (item: I) => Promise<O>,
     options: StatementCoalescerOptions = DEFAULT_COALESCER_OPTIONS,
   ) {
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) throw new RangeError('"maxInFlight" must be an integer >= 1');
@@ -91,17 +89,16 @@ export class StatementCoalescer<I, O> {
   }
 
   private async run(batch: readonly Waiting<I, O>[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch;
-      await this.runOne(only!.item).then(only!.resolve, only!.reject);
-      return;
-    }
     let results: readonly O[];
     try {
       results = await this.runBatch(batch.map((w) => w.item));
-    } catch {
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
       // each on its own: the error each item gets is then its own
-      await Promise.all(batch.map((w) => this.runOne(w.item).then(w.resolve, w.reject)));
+      await Promise.all(batch.map((w) => this.run([w])));
       return;
     }
     if (results.length !== batch.length) {
