@@ -1,14 +1,28 @@
 // File and stdout I/O of the operator CLI: read failures become one-line OperatorInputErrors.
-import { readFileSync, writeSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeSync } from 'node:fs';
 import { OperatorInputError } from './operator-cli.error';
+
+function unreadable(path: string, what: string, err: unknown): OperatorInputError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+  return new OperatorInputError(`cannot read ${what} "${path}": ${reason}`);
+}
 
 export function readInput(path: string, what: string): Buffer {
   try {
     return readFileSync(path === '-' ? 0 : path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new OperatorInputError(`cannot read ${what} "${path}": ${reason}`);
+    throw unreadable(path, what, err);
+  }
+}
+
+/** The refusal readInput would give, without reading the file (for files read piece by piece). */
+export function checkReadable(path: string, what: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+    if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (err) {
+    throw unreadable(path, what, err);
   }
 }
 

@@ -2,11 +2,11 @@
 // and `report verify` (the audit public key checks a report's detached signature). They need no
 // database, HSM or Redis; loaded only when used.
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openExport, openExportFile, StoredZipFile, verifyEscrowReport, type EscrowExportManifest } from '@lib/escrow';
+import { openExport, openExportFile, StoredZipFile, verifyEscrowReport, writeFully, type EscrowExportManifest } from '@lib/escrow';
 import { OperatorInputError, OperatorUsageError } from '../operator-cli.error';
-import { readInput, writeOut } from '../operator-io';
+import { checkReadable, readInput, writeOut } from '../operator-io';
 import { parseOptions } from './audit.command';
 import { positionalsAtMost, required } from './escrow-options';
 
@@ -67,25 +67,13 @@ function extract(zip: StoredZipFile, dir: string): number {
       throw new OperatorInputError(`cannot write "${path}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
     }
     try {
-      for (const chunk of zip.chunks(e)) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      for (const chunk of zip.chunks(e)) writeFully(fd, chunk);
     } finally {
       closeSync(fd);
     }
   }
   writeOut(`${JSON.stringify({ ok: mismatches.length === 0, requestId: manifest.requestId, case: manifest.case, records: manifest.records.length, dir, mismatches })}\n`);
   return mismatches.length === 0 ? 0 : 1;
-}
-
-/** The same refusal readInput gives, without reading the file into memory. */
-function checkReadable(path: string, what: string): void {
-  try {
-    accessSync(path, constants.R_OK);
-    if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new OperatorInputError(`cannot read ${what} "${path}": ${reason}`);
-  }
 }
 
 /** `report verify FILE --sig SIG --key PEM`: offline; exit 0 only when the signature verifies. */

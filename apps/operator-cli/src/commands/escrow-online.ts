@@ -3,7 +3,7 @@
 // found through the local `npm start` state by default. The CLI acts as the principal named by
 // --as; the admin API will authenticate principals instead.
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QueueEvents, type ConnectionOptions } from 'bullmq';
 import { auditConfigFromEnv, AuditService, HsmAuditSigner } from '@lib/audit';
@@ -15,6 +15,7 @@ import {
   escrowRecoveryConfigFromEnv,
   exportFilePath,
   journalConfigFromEnv,
+  writeFully,
   type EscrowExportQueue,
   type EscrowExportService,
   type EscrowRecoveryConfig,
@@ -78,10 +79,7 @@ function writeAtomically(out: string, chunks: readonly Buffer[]): void {
     throw new OperatorInputError(`cannot write "${out}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
   }
   try {
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-    }
+    for (const c of chunks) writeFully(fd, c);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, out);

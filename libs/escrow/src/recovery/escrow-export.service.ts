@@ -7,7 +7,7 @@
 // unwrapped, so no content is ever revealed without a trace; the plaintext never touches the disk
 // and memory holds one message and one 64 KiB segment at a time.
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EscrowRepository, EscrowRequestRecord } from '@lib/db';
 import { EscrowError } from '../journal/escrow.error';
@@ -15,6 +15,7 @@ import type { EscrowRecordSource } from './escrow-record-source';
 import type { EscrowAuditLog } from './escrow-recovery.service';
 import { checkUuid } from './escrow-recovery.service';
 import { ExportSealer } from './export-envelope';
+import { writeFully } from './fd-io';
 import { StoredZipWriter } from './stored-zip';
 
 export const ESCROW_EXPORT_FORMAT = 'dime-gateway-escrow-export/1';
@@ -52,11 +53,6 @@ export interface EscrowExportOptions {
  */
 export function exportFilePath(exportDir: string, requestId: string, exportId: string): string {
   return join(exportDir, `${checkUuid(requestId)}.${checkUuid(exportId, 'export id')}${EXPORT_FILE_SUFFIX}`);
-}
-
-function writeFully(fd: number, chunk: Buffer): void {
-  let off = 0;
-  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
 export class EscrowExportService {

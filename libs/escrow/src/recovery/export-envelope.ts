@@ -19,8 +19,9 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { EscrowError } from '../journal/escrow.error';
+import { readAt, writeFully } from './fd-io';
 
 export const EXPORT_MAGIC = Buffer.from('DGXENC1\n', 'ascii');
 const ALG = 'ECDH-ES+HKDF-SHA256+A256GCM-STREAM';
@@ -294,17 +295,12 @@ export function openExportFile(inPath: string, privateKeyPem: string | KeyObject
   }
   try {
     const size = fstatSync(input).size;
-    const readAt = (position: number, length: number): Buffer => {
-      const buf = Buffer.alloc(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(input, buf, done, length - done, position + done);
-        if (n === 0) throw bad('escrow export is truncated');
-        done += n;
-      }
+    const read = (position: number, length: number): Buffer => {
+      const buf = readAt(input, position, length);
+      if (buf.length < length) throw bad('escrow export is truncated');
       return buf;
     };
-    const head = readAt(0, Math.min(size, EXPORT_MAGIC.length + 4 + MAX_HEADER));
+    const head = read(0, Math.min(size, EXPORT_MAGIC.length + 4 + MAX_HEADER));
     const { header, headerBytes, body } = parseHeader(head);
     const bodyStart = head.length - body.length;
     const { key, prefix } = exportKey(header, headerBytes, privateKeyPem);
@@ -313,8 +309,8 @@ export function openExportFile(inPath: string, privateKeyPem: string | KeyObject
     try {
       output = openSync(outPath, 'wx', 0o600);
       const fd = output;
-      openSegments(key, prefix, headerBytes, size - bodyStart, (offset, length) => readAt(bodyStart + offset, length), (plain) => {
-        for (let done = 0; done < plain.length; ) done += writeSync(fd, plain, done, plain.length - done);
+      openSegments(key, prefix, headerBytes, size - bodyStart, (offset, length) => read(bodyStart + offset, length), (plain) => {
+        writeFully(fd, plain);
         written += plain.length;
         plain.fill(0);
       });

@@ -5,7 +5,8 @@
 // entry that starts beyond 4 GiB gets a ZIP64 extra field with its offset in the central
 // directory, and an archive with 65535 entries or more, or whose central directory starts or ends
 // beyond 4 GiB, gets the ZIP64 end record and locator. Each entry stays below 4 GiB (a Buffer).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAt } from './fd-io';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -315,13 +316,8 @@ export class StoredZipFile {
   }
 
   private readAt(position: number, length: number): Buffer {
-    const out = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, out, done, length - done, position + done);
-      if (n === 0) throw new RangeError('zip archive ended early');
-      done += n;
-    }
+    const out = readAt(this.fd, position, length);
+    if (out.length < length) throw new RangeError('zip archive ended early');
     return out;
   }
 
