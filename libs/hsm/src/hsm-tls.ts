@@ -121,7 +121,13 @@ export interface HsmTlsCredentials {
   readonly cert: string | Buffer;
 }
 
-/** TLS options: HSM key, TLS 1.2 minimum, forward-secret suites only. */
+/**
+ * TLS options: HSM key, TLS 1.2 minimum, forward-secret suites only. Every context or server made
+ * from them loads the key into pkcs11-provider again; a long-running process must load it ONCE
+ * (createHsmSecureContext) and hand that context to all its listeners: pkcs11-provider 1.0 leaves
+ * its object pool inconsistent with several loads of one key, and the error it later leaves on
+ * OpenSSL's queue breaks unrelated TLS connections (apps/gateway/src/tls/shared-tls-context.ts).
+ */
 export function hsmTlsOptions(credentials: HsmTlsCredentials | readonly HsmTlsCredentials[]): SecureContextOptions {
   const list = Array.isArray(credentials) ? credentials : [credentials as HsmTlsCredentials];
   return {
@@ -137,7 +143,7 @@ export function hsmTlsOptions(credentials: HsmTlsCredentials | readonly HsmTlsCr
 
 /**
  * Build a secure context, translating OpenSSL's refusal to decode the provider PEM (the process
- * was not started with the provider config) into an HsmError.
+ * was not started with the provider config) into an HsmError. Once per process: see hsmTlsOptions.
  */
 export function createHsmSecureContext(credentials: HsmTlsCredentials | readonly HsmTlsCredentials[]): SecureContext {
   try {
