@@ -56,6 +56,18 @@ export async function timeInterleaved(
   return [timing(totals[0]!), timing(totals[1]!)];
 }
 
+/**
+ * --jit-warmup S of both gateway benches (the first run's warm-up lasts at least S seconds):
+ * undefined when absent, RangeError unless S >= 0.
+ */
+export function jitWarmupArg(argv: readonly string[]): number | undefined {
+  const at = argv.indexOf('--jit-warmup');
+  if (at === -1) return undefined;
+  const seconds = Number(argv[at + 1]);
+  if (!(seconds >= 0)) throw new RangeError('--jit-warmup expects seconds >= 0');
+  return seconds;
+}
+
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
   const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));

@@ -24,7 +24,7 @@ import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/proces
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
-import { printTable, writeResults } from './bench-util';
+import { jitWarmupArg, printTable, writeResults } from './bench-util';
 import { POSTFIX_THROUGHPUT_TUNING, runPostfixRelayBaseline, type PostfixRelayBaselineResult } from './postfix-baseline';
 import { gatewayStagesOf } from './prometheus-text';
 import { ServiceCpuSampler } from './service-cpu';
@@ -79,7 +79,7 @@ function parseArgs(argv: readonly string[]): Options {
     messages,
     rounds: int('--rounds', quick ? 1 : 2),
     warmup: int('--warmup', Math.min(quick ? 100 : 300, messages)),
-    jitWarmupSeconds: argv.includes('--jit-warmup') ? Number(value('--jit-warmup')) : quick ? 5 : 25,
+    jitWarmupSeconds: jitWarmupArg(argv) ?? (quick ? 5 : 25),
     logLevel: value('--log-level') ?? 'info',
     cpuProfDir: value('--cpu-prof'),
     env,

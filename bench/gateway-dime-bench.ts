@@ -5,6 +5,7 @@
 //     [--cells 10r,50r,10n,50n] [--no-postfix] [--log-level L] [--cpu-prof DIR]
 //     [--env-a KEY=VALUE]... [--env-b KEY=VALUE]... [--jit-warmup S]  (first run's warm-up lasts >= S s; default 25)
 //   (needs PostgreSQL, redis-server, SoftHSM2 + pkcs11-provider, Postfix, dnsmasq: scripts/setup/*.sh)
+import { jitWarmupArg } from './bench-util';
 import { DEFAULT_DIME_PATH_CELLS, printDimePathReport, runDimePath, writeDimePathResults, type DimePathOptions } from './dime-path';
 
 function parseArgs(argv: readonly string[]): DimePathOptions {
@@ -40,9 +41,7 @@ function parseArgs(argv: readonly string[]): DimePathOptions {
   const recipients = int('--recipients');
   const logLevel = value('--log-level');
   const cpuProfDir = value('--cpu-prof');
-  const jit = value('--jit-warmup');
-  const jitWarmupSeconds = jit !== undefined ? Number(jit) : quick ? 5 : undefined;
-  if (jitWarmupSeconds !== undefined && !(jitWarmupSeconds >= 0)) throw new RangeError('--jit-warmup expects seconds >= 0');
+  const jitWarmupSeconds = jitWarmupArg(argv) ?? (quick ? 5 : undefined);
   return {
     ...(jitWarmupSeconds !== undefined ? { jitWarmupSeconds } : {}),
     messages,
