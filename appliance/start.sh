@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `npm start`: the local quickstart of the gateway on a fresh Debian machine (run as root, or as a
 # user with sudo), idempotent: a second run reuses everything the first one made.
-#   1. PostgreSQL + Redis (scripts/setup/services.sh), SoftHSM2 + pkcs11-provider (softhsm.sh),
+#   1. PostgreSQL + Redis (scripts/setup/services.sh), SoftHSM2 + libp11's OpenSSL engine (softhsm.sh),
 #      npm dependencies (node-deps.sh), then `npm run build`;
 #   2. the local HSM token, TLS certificates and org signet, once (appliance/hsm-init.sh --local;
 #      it writes .local/appliance.env);
-#   3. the gateway in the foreground, with the OpenSSL pkcs11-provider config so that STARTTLS
+#   3. the gateway in the foreground, with the OpenSSL pkcs11 engine config so that STARTTLS
 #      uses the HSM-held key. Ctrl-C / SIGTERM stops it gracefully.
 # Settings, highest precedence first: the environment of `npm start`, .local/gateway.env (your own
 # KEY=VALUE lines, e.g. LEGACY_HOST=exchange.corp.example LEGACY_PORT=25 to relay inbound mail to

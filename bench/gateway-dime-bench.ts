@@ -4,7 +4,7 @@
 //   npm run bench:gateway-dime -- [--messages N] [--rounds R] [--warmup W] [--recipients K] [--quick]
 //     [--cells 10r,50r,10n,50n] [--no-postfix] [--log-level L] [--cpu-prof DIR]
 //     [--env-a KEY=VALUE]... [--env-b KEY=VALUE]... [--jit-warmup S]  (first run's warm-up lasts >= S s; default 25)
-//   (needs PostgreSQL, redis-server, SoftHSM2 + pkcs11-provider, Postfix, dnsmasq: scripts/setup/*.sh)
+//   (needs PostgreSQL, redis-server, SoftHSM2 + libp11's OpenSSL engine, Postfix, dnsmasq: scripts/setup/*.sh)
 import { jitWarmupArg } from './bench-util';
 import { DEFAULT_DIME_PATH_CELLS, printDimePathReport, runDimePath, writeDimePathResults, type DimePathOptions } from './dime-path';
 

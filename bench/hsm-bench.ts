@@ -1,7 +1,7 @@
 // HSM benchmark (STYLE.md 12): throughput and latency of every keystore operation against a fresh
 // SoftHSM2 token with 1 and 4 concurrent sessions, each next to the same operation done in
 // software with node:crypto (the raw primitive cost) in the same run; and TLS handshakes/s of a
-// server whose key stays in the HSM (pkcs11-provider) next to the same server with a software key.
+// server whose key stays in the HSM (libp11's OpenSSL engine) next to the same server with a software key.
 // Prints a table and writes JSON to bench/results/ (git-ignored).
 // Run: node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/hsm-bench.ts [seconds]
 import { execFileSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, createECDH, createHmac, diffieHellman
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_PROVIDER, HsmKeystore, keyLabel, writeOpensslProviderConfig, ALL_HSM_KEY_ROLES } from '@lib/hsm';
+import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_ENGINE, HsmKeystore, keyLabel, writeOpensslHsmConfig, ALL_HSM_KEY_ROLES } from '@lib/hsm';
 import { createTestToken } from '../test/hsm/softhsm-token';
 import { spawnTsChild } from '../test/hsm/hsm-child-process';
 
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const softKey = join(token.dir, 'soft-key.pem');
   const softCert = join(token.dir, 'soft-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', softKey, '-out', softCert, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '2'], { stdio: 'ignore' });
-  const opensslConfig = writeOpensslProviderConfig(join(token.dir, 'openssl.cnf'), { providerPath: DEFAULT_OPENSSL_PKCS11_PROVIDER, modulePath: token.modulePath, pinFile: token.pinFile });
+  const opensslConfig = writeOpensslHsmConfig(join(token.dir, 'openssl.cnf'), { enginePath: DEFAULT_OPENSSL_PKCS11_ENGINE, modulePath: token.modulePath });
   const hsmServer = await spawnTsChild<{ port: number }>('test/hsm/tls-server-child.ts', { ...token.env, HSM_TLS_KEYS: `${keyLabel('tls-ecdsa')}=${hsmCertFile}` }, opensslConfig);
   const softServer = await spawnTsChild<{ port: number }>('test/hsm/tls-server-child.ts', { SOFT_TLS_KEY: softKey, SOFT_TLS_CERT: softCert });
   const tlsRows: Array<{ name: string; concurrency: number; hsm: number; software: number }> = [];

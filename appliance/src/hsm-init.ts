@@ -5,7 +5,7 @@
 //    destroys or replaces a key;
 //  - writes the non-secret outputs to --out (hsm-outputs.ts, shared with hsm-rotate): TLS
 //    certificates (self-signed + CSR, signed in the HSM), the org signet signed by the HSM-held POK,
-//    the `_dx` DNS record with tls= signatures by the POK, the OpenSSL pkcs11-provider config;
+//    the `_dx` DNS record with tls= signatures by the POK, the OpenSSL pkcs11 engine config;
 //  - with --local, records where the token is in .local/appliance.env for the quickstart.
 // Usage: appliance/hsm-init.sh --domain example.org [--out DIR] [--token-label L] [--module SO]
 //        [--pin-file F] [--hostname H]... [--softhsm-dir DIR] [--local]
@@ -15,7 +15,7 @@ import {
   ALL_HSM_KEY_ROLES,
   DEFAULT_HSM_MODULE,
   DEFAULT_HSM_TOKEN_LABEL,
-  DEFAULT_OPENSSL_PKCS11_PROVIDER,
+  DEFAULT_OPENSSL_PKCS11_ENGINE,
   HSM_KEY_ROLES,
   HsmError,
   HsmKeyRotation,
@@ -38,7 +38,7 @@ export interface HsmInitOptions {
   readonly softhsmDir?: string;
   /** Write .local/appliance.env (quickstart). */
   readonly localEnvFile?: string;
-  readonly providerPath: string;
+  readonly enginePath: string;
   readonly now?: Date;
 }
 
@@ -70,7 +70,7 @@ export function parseHsmInitArgs(argv: readonly string[]): HsmInitOptions {
     values.set(arg, [...(values.get(arg) ?? []), value]);
   }
   const one = (name: string): string | undefined => values.get(name)?.at(-1);
-  const known = ['--domain', '--out', '--token-label', '--module', '--pin-file', '--hostname', '--softhsm-dir', '--provider'];
+  const known = ['--domain', '--out', '--token-label', '--module', '--pin-file', '--hostname', '--softhsm-dir', '--engine'];
   for (const key of values.keys()) if (!known.includes(key)) usage(`unknown option ${key}`);
   const domain = one('--domain') ?? usage('--domain is required');
   const localDir = join(ROOT, '.local');
@@ -84,7 +84,7 @@ export function parseHsmInitArgs(argv: readonly string[]): HsmInitOptions {
     hostnames: values.get('--hostname') ?? [`mail.${domain}`, ...(local ? ['localhost'] : [])],
     ...(softhsmDir ? { softhsmDir: resolve(softhsmDir) } : {}),
     ...(local ? { localEnvFile: join(localDir, 'appliance.env') } : {}),
-    providerPath: one('--provider') ?? DEFAULT_OPENSSL_PKCS11_PROVIDER,
+    enginePath: one('--engine') ?? DEFAULT_OPENSSL_PKCS11_ENGINE,
   };
 }
 

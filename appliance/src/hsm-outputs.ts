@@ -7,7 +7,7 @@
 //    carries the Previous-POK chain fields (libs/dime signet-chain.ts);
 //  - dx-record.txt: `pok=` current POK then POKs in overlap, `tls=` by the current POK for every
 //    usable certificate;
-//  - openssl-pkcs11.cnf for pkcs11-provider.
+//  - openssl-pkcs11.cnf declaring libp11's pkcs11 engine (TLS with the HSM-held keys; holds the PIN, 0600).
 // Ed25519 is deterministic, so regenerating from an unchanged token gives identical bytes.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ import {
   HsmKeyAgreement,
   HsmSigner,
   keyLabel,
-  writeOpensslProviderConfig,
+  writeOpensslHsmConfig,
   type HsmKeyRole,
   type HsmKeyRotation,
   type HsmKeystore,
@@ -48,7 +48,7 @@ export interface HsmOutputOptions {
   readonly hostnames: readonly string[];
   readonly modulePath: string;
   readonly pinFile: string;
-  readonly providerPath: string;
+  readonly enginePath: string;
   /** Certificate validity start (the rotation's own clock decides overlaps). */
   readonly now?: Date;
 }
@@ -195,10 +195,9 @@ export async function writeHsmOutputs(keystore: HsmKeystore, rotation: HsmKeyRot
   write('dx-record.txt', `${managementRecordName(options.domain)}. IN TXT ${toZoneFileText(record)}\n`);
 
   files.push(
-    writeOpensslProviderConfig(join(options.outDir, 'openssl-pkcs11.cnf'), {
-      providerPath: options.providerPath,
+    writeOpensslHsmConfig(join(options.outDir, 'openssl-pkcs11.cnf'), {
+      enginePath: options.enginePath,
       modulePath: options.modulePath,
-      pinFile: options.pinFile,
     }),
   );
   return { files, removed };

@@ -20,7 +20,7 @@ import {
   ALL_HSM_KEY_ROLES,
   DEFAULT_HSM_MODULE,
   DEFAULT_HSM_TOKEN_LABEL,
-  DEFAULT_OPENSSL_PKCS11_PROVIDER,
+  DEFAULT_OPENSSL_PKCS11_ENGINE,
   HSM_KEY_ROLES,
   HsmError,
   HsmKeyRotation,
@@ -47,7 +47,7 @@ export interface HsmRotateOptions {
   readonly domain?: string;
   /** Default: the DNS names of the existing TLS certificate. */
   readonly hostnames?: readonly string[];
-  readonly providerPath: string;
+  readonly enginePath: string;
   /** The clock for overlaps and certificates (default: now). */
   readonly now?: Date;
 }
@@ -91,7 +91,7 @@ export function parseHsmRotateArgs(argv: readonly string[]): HsmRotateOptions {
     values.set(arg, [...(values.get(arg) ?? []), value]);
   }
   const one = (name: string): string | undefined => values.get(name)?.at(-1);
-  const known = ['--role', '--overlap', '--out', '--token-label', '--module', '--pin-file', '--softhsm-dir', '--domain', '--hostname', '--now', '--provider'];
+  const known = ['--role', '--overlap', '--out', '--token-label', '--module', '--pin-file', '--softhsm-dir', '--domain', '--hostname', '--now', '--engine'];
   for (const key of values.keys()) if (!known.includes(key)) usage(`unknown option ${key}`);
   const roles = (values.get('--role') ?? []).map((role) =>
     ROTATABLE_ROLES.includes(role as HsmKeyRole) ? (role as HsmKeyRole) : usage(`--role must be one of ${ROTATABLE_ROLES.join(', ')}`),
@@ -115,7 +115,7 @@ export function parseHsmRotateArgs(argv: readonly string[]): HsmRotateOptions {
     ...(softhsmDir ? { softhsmDir: resolve(softhsmDir) } : {}),
     ...(domain ? { domain } : {}),
     ...(values.has('--hostname') ? { hostnames: values.get('--hostname') as string[] } : {}),
-    providerPath: one('--provider') ?? DEFAULT_OPENSSL_PKCS11_PROVIDER,
+    enginePath: one('--engine') ?? DEFAULT_OPENSSL_PKCS11_ENGINE,
     ...(now ? { now } : {}),
   };
 }
@@ -186,7 +186,7 @@ export async function runHsmRotate(options: HsmRotateOptions): Promise<HsmRotate
       hostnames,
       modulePath: options.modulePath,
       pinFile: options.pinFile,
-      providerPath: options.providerPath,
+      enginePath: options.enginePath,
       ...(options.now ? { now: options.now } : {}),
     });
     return { rotated, retired, files: outputs.files, removed: outputs.removed };

@@ -1,7 +1,7 @@
 // Test harness: one DIME organisation's HSM side, made exactly as an operator makes it
 // (appliance/hsm-init.sh on a fresh SoftHSM2 token): every key role, the TLS certificate of the
 // HSM-held key, the org signet signed by the HSM-held POK and the `_dx` record with its tls=
-// signature. Gives what startGatewayProcess needs (token env, certificate, OpenSSL provider config,
+// signature. Gives what startGatewayProcess needs (token env, certificate, OpenSSL engine config,
 // ORG_SIGNET_FILE) and the TXT strings a DNS server must publish for the domain.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Test harness: the whole gateway (apps/gateway/src/main.ts) as a child node process, started the
-// way appliance/start.sh starts it (OpenSSL pkcs11-provider flags, so STARTTLS uses the HSM-held
+// way appliance/start.sh starts it (the OpenSSL pkcs11 engine config, so STARTTLS uses the HSM-held
 // key), against a SoftHSM token prepared here (tls-ecdsa key + certificate, user-kek), a given
 // PostgreSQL database and Redis. Used by the gateway e2e tests and the gateway benchmark; a test may
 // SIGKILL the process and start it again on the same token, database, spool and queue prefix.
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbConfig } from '@lib/db';
-import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_PROVIDER, hsmTlsNodeFlags, HsmKeystore, keyLabel, writeOpensslProviderConfig } from '@lib/hsm';
+import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_ENGINE, hsmTlsNodeFlags, HsmKeystore, keyLabel, writeOpensslHsmConfig } from '@lib/hsm';
 import { dbEnv } from '../database';
 import { createTestToken, useTokenInThisProcess, type TestToken } from '../hsm/softhsm-token';
 import { registerPeer } from '../postfix/process-registry';
@@ -23,7 +23,7 @@ export interface GatewayToken {
   /** Certificate of the HSM-held tls-ecdsa key (CN localhost, SAN localhost and 127.0.0.1). */
   readonly certPem: string;
   readonly certFile: string;
-  /** OpenSSL config loading the pkcs11-provider for this token (node --openssl-config=...). */
+  /** OpenSSL config declaring the pkcs11 engine for this token (node --openssl-config=...). */
   readonly opensslConfig: string;
   /** HSM_* , SOFTHSM2_CONF and TLS_CERT_FILE for the gateway's environment. */
   readonly env: Readonly<Record<string, string>>;
@@ -33,7 +33,7 @@ export interface GatewayToken {
 
 /**
  * Creates the tls-ecdsa and user-kek keys on a fresh token (or on `token`), a self-signed
- * certificate for the TLS key and the provider config. Points SoftHSM in this process at the
+ * certificate for the TLS key and the engine config. Points SoftHSM in this process at the
  * token (useTokenInThisProcess) to create the keys.
  */
 export async function createGatewayToken(options: { token?: TestToken; commonName?: string } = {}): Promise<GatewayToken> {
@@ -58,10 +58,9 @@ export async function createGatewayToken(options: { token?: TestToken; commonNam
   }
   const certFile = join(token.dir, 'tls-ecdsa.cert.pem');
   writeFileSync(certFile, certPem);
-  const opensslConfig = writeOpensslProviderConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
-    providerPath: DEFAULT_OPENSSL_PKCS11_PROVIDER,
+  const opensslConfig = writeOpensslHsmConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
+    enginePath: DEFAULT_OPENSSL_PKCS11_ENGINE,
     modulePath: token.modulePath,
-    pinFile: token.pinFile,
   });
   return {
     token,
@@ -103,8 +102,8 @@ export interface GatewayProcessOptions {
   readonly spoolDir?: string;
   /** More gateway settings (gateway.env.example), applied last. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Start node with the pkcs11-provider flags (default true; false shows the boot failure). */
-  readonly withProvider?: boolean;
+  /** Start node with the HSM engine config (default true; false shows the boot failure). */
+  readonly withHsmConfig?: boolean;
   /** How long to wait for "gateway ready" (default 60 s: ts-node on a loaded 2-core machine). */
   readonly readyTimeoutMs?: number;
 }
@@ -167,7 +166,7 @@ export function startGatewayProcess(options: GatewayProcessOptions): Promise<Gat
   const spoolDir = options.spoolDir ?? mkdtempSync(join(tmpdir(), 'gw-spool-'));
   // a caller that fails before its cleanup (or a run cut short) must not leave it in /tmp
   if (ownSpool) registerPeer({ dir: spoolDir });
-  const flags = options.withProvider === false ? [] : hsmTlsNodeFlags(options.token.opensslConfig);
+  const flags = options.withHsmConfig === false ? [] : hsmTlsNodeFlags(options.token.opensslConfig);
   const child = spawn(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN], {
     cwd: ROOT,
     env: gatewayEnv(options, queuePrefix, spoolDir),

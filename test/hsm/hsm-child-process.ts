@@ -1,4 +1,4 @@
-// Spawns a node child with the pkcs11-provider OpenSSL config (so TLS can use HSM-held keys) and
+// Spawns a node child with the HSM engine's OpenSSL config (so TLS can use HSM-held keys) and
 // waits for the JSON line it prints when ready. Used by the TLS e2e test and bench/hsm-bench.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ export interface SpawnedChild<T> {
   stop(): Promise<void>;
 }
 
-/** Run a .ts script of this repo in a node child (ts-node, path aliases), optionally with the provider config. */
+/** Run a .ts script of this repo in a node child (ts-node, path aliases), optionally with the HSM engine config. */
 export function spawnTsChild<T>(script: string, env: Record<string, string>, opensslConfig?: string, timeoutMs = 20_000): Promise<SpawnedChild<T>> {
   const args = [
     ...(opensslConfig ? hsmTlsNodeFlags(opensslConfig) : []),

@@ -1,10 +1,10 @@
 // Child process for TLS tests and the benchmark: an SMTP listener (STARTTLS) whose TLS keys stay
-// in the HSM. Must be started with the pkcs11-provider OpenSSL config (hsmTlsNodeFlags) and the
+// in the HSM. Must be started with the HSM OpenSSL engine config (hsmTlsNodeFlags) and the
 // HSM_* / SOFTHSM2_CONF environment; HSM_TLS_KEYS lists "keyLabel=certFile" pairs. Also opens a
 // pkcs11js keystore first, as the gateway does, to prove both share the module in one process.
 // Prints {"port":N} on stdout once listening.
 import { readFileSync } from 'node:fs';
-import { hsmConfigFromEnv, hsmTlsKeyPem, createHsmSmtpServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyUri, createHsmSmtpServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -14,10 +14,10 @@ async function main(): Promise<void> {
   const credentials: HsmTlsCredentials[] = (env['HSM_TLS_KEYS'] ?? '').split(',').filter(Boolean).map((pair) => {
     const [label, certFile] = pair.split('=');
     if (!label || !certFile) throw new Error(`bad HSM_TLS_KEYS entry ${pair}`);
-    return { key: hsmTlsKeyPem(config.tokenLabel, label), cert: readFileSync(certFile) };
+    return { keyUri: hsmTlsKeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
   });
   const server = createHsmSmtpServer({
-    credentials,
+    context: createHsmSecureContext(credentials),
     onError: (error) => process.stderr.write(`smtp error: ${error.message}\n`),
     smtp: {
       logger: false,

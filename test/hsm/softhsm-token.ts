@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import { DEFAULT_HSM_MODULE, DEFAULT_OPENSSL_PKCS11_PROVIDER, RedactedSecret, type HsmConfig } from '@lib/hsm';
+import { DEFAULT_HSM_MODULE, DEFAULT_OPENSSL_PKCS11_ENGINE, RedactedSecret, type HsmConfig } from '@lib/hsm';
 
 export interface TestToken {
   readonly dir: string;
@@ -71,7 +71,7 @@ export function createTestToken(options: { label?: string; init?: boolean } = {}
         pinFile,
         softhsmConf,
         sessions: 4,
-        opensslProviderPath: DEFAULT_OPENSSL_PKCS11_PROVIDER,
+        opensslEnginePath: DEFAULT_OPENSSL_PKCS11_ENGINE,
         reinitializeOnLoss: false,
         ...overrides,
       }),

@@ -26,7 +26,7 @@ import {
   HsmKeyRotation,
   HsmKeystore,
   HsmModule,
-  hsmTlsKeyPem,
+  hsmTlsKeyUri,
   keyLabel,
   type HsmTlsCredentials,
 } from '@lib/hsm';
@@ -59,7 +59,7 @@ async function currentTlsLabel(keystore: HsmKeystore, role: 'tls-ecdsa' | 'tls-r
 /**
  * The TLS context of the HSM-held keys with their certificates, made ONCE for the process and
  * shared by every listener (tls/shared-tls-context.ts says why). Fails at boot, naming the cause,
- * when a certificate is missing or node was started without the pkcs11-provider OpenSSL config.
+ * when a certificate is missing or node was started without the HSM OpenSSL engine config.
  */
 export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystore): Promise<SecureContext> {
   if (!config.tls.certFile) throw new Error('TLS_CERT_FILE is not set: STARTTLS needs the certificate of the HSM-held tls-ecdsa key');
@@ -68,14 +68,14 @@ export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystor
     if (!file) continue;
     const label = await currentTlsLabel(keystore, role);
     if (!(await keystore.hasObject(label, 'private'))) throw new Error(`the HSM token has no private key "${label}" for ${role} (run appliance/hsm-init.sh)`);
-    credentials.push({ key: hsmTlsKeyPem(config.hsm.tokenLabel, label), cert: readFileSync(file) });
+    credentials.push({ keyUri: hsmTlsKeyUri(config.hsm.tokenLabel, label), cert: readFileSync(file) });
   }
   try {
     return createHsmSecureContext(credentials);
   } catch (error) {
-    if (error instanceof HsmError && error.code === 'TLS_PROVIDER_UNAVAILABLE') {
+    if (error instanceof HsmError && error.code === 'TLS_ENGINE_UNAVAILABLE') {
       throw new Error(
-        'TLS with the HSM key is unavailable: node was not started with the OpenSSL pkcs11-provider config ' +
+        'TLS with the HSM key is unavailable: node was not started with the OpenSSL config of the HSM engine ' +
           '(node --openssl-config=<HSM_OPENSSL_CONF> ...; appliance/start.sh does this)',
       );
     }

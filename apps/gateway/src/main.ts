@@ -1,6 +1,6 @@
 // The gateway process: validated config (every bad key named, exit 78), then the Nest application
 // context (gateway.module.ts) in the foreground. SIGTERM/SIGINT stop it gracefully. Must be started
-// with the pkcs11-provider OpenSSL config (node --openssl-config=...; appliance/start.sh does it),
+// with the OpenSSL config of the HSM engine (node --openssl-config=...; appliance/start.sh does it),
 // or boot fails saying so: STARTTLS uses the HSM-held TLS key.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';

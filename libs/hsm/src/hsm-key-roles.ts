@@ -92,7 +92,7 @@ export const HSM_KEY_ROLES: Readonly<Record<HsmKeyRole, HsmKeyRoleSpec>> = Objec
     algorithm: { type: 'ec', curve: 'P-256' },
     usage: 'sign',
     rotatable: true,
-    purpose: 'TLS server key (SMTP STARTTLS, DMTP, admin HTTPS) through OpenSSL pkcs11-provider',
+    purpose: 'TLS server key (SMTP STARTTLS, DMTP, admin HTTPS) through the OpenSSL pkcs11 engine (libp11)',
   }),
   'tls-rsa': spec({
     role: 'tls-rsa',

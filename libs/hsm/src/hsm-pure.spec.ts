@@ -1,12 +1,12 @@
 // Pure parts of libs/hsm (no token): error translation by CKR code, ECDSA encodings, key labels,
-// the pkcs11-provider PEM and OpenSSL config.
+// the key URI and the OpenSSL engine config.
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import * as pkcs11 from 'pkcs11js';
 import fc from 'fast-check';
 import { HsmError, isSessionLost, toHsmError } from './hsm.error';
 import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature';
 import { ALL_HSM_KEY_ROLES, HSM_KEY_ROLES, keyLabel, parseKeyLabel } from './hsm-key-roles';
-import { hsmTlsKeyPem, hsmTlsOptions, opensslProviderConfig, pkcs11KeyUri, providerUriPem } from './hsm-tls';
+import { hsmTlsBaseOptions, hsmTlsKeyUri, opensslHsmConfig, pkcs11KeyUri } from './hsm-tls';
 
 describe('toHsmError', () => {
   const p11 = (ckr: number): Error => new pkcs11.Pkcs11Error(`X:${ckr}`, ckr, 'C_Test');
@@ -97,35 +97,34 @@ describe('key roles', () => {
   });
 });
 
-describe('TLS provider helpers', () => {
-  it('encodes the key reference as the pkcs11-provider PEM (SEQUENCE{VisibleString, UTF8String})', () => {
-    const pem = providerUriPem('pkcs11:token=t;object=k;type=private');
-    const der = Buffer.from(pem.replace(/-----[^-]+-----|\n/g, ''), 'base64');
-    expect(pem.startsWith('-----BEGIN PKCS#11 PROVIDER URI-----\n')).toBe(true);
-    expect(der[0]).toBe(0x30);
-    expect(der.subarray(2, 4)).toEqual(Buffer.from([0x1a, 25]));
-    expect(der.subarray(4, 29).toString()).toBe('PKCS#11 Provider URI v1.0');
-    expect(der[29]).toBe(0x0c);
-    expect(der.subarray(31).toString()).toBe('pkcs11:token=t;object=k;type=private');
-  });
-
-  it('percent-encodes labels in the RFC 7512 URI', () => {
+describe('TLS engine helpers', () => {
+  it('percent-encodes labels in the RFC 7512 URI the engine loads the key by', () => {
     expect(pkcs11KeyUri('my token', 'a;b/c')).toBe('pkcs11:token=my%20token;object=a%3Bb%2Fc;type=private');
-    expect(hsmTlsKeyPem('gw', 'dime-tls-ecdsa.v1')).toContain('PKCS#11 PROVIDER URI');
+    expect(hsmTlsKeyUri('gw', 'dime-tls-ecdsa.v1')).toBe('pkcs11:token=gw;object=dime-tls-ecdsa.v1;type=private');
   });
 
   it('allows TLS 1.2+ and forward-secret suites only', () => {
-    const options = hsmTlsOptions({ key: 'k', cert: 'c' });
+    const options = hsmTlsBaseOptions();
     expect(options.minVersion).toBe('TLSv1.2');
     const suites = String(options.ciphers).split(':');
     expect(suites.every((s) => s.startsWith('TLS_') || s.startsWith('ECDHE-'))).toBe(true);
   });
 
-  it('writes a provider config that node (nodejs_conf) and OpenSSL tools (openssl_conf) both read', () => {
-    const text = opensslProviderConfig({ providerPath: '/p.so', modulePath: '/m.so', pinFile: '/pin' });
+  it('declares the pkcs11 engine, uninitialised, for no default algorithm and without a PIN, for node (nodejs_conf) and OpenSSL tools (openssl_conf)', () => {
+    const text = opensslHsmConfig({ enginePath: '/e.so', modulePath: '/m.so' });
     expect(text).toMatch(/^nodejs_conf = hsm_openssl_init$/m);
     expect(text).toMatch(/^openssl_conf = hsm_openssl_init$/m);
-    expect(text).toContain('pkcs11-module-token-pin = file:/pin');
-    expect(() => opensslProviderConfig({ providerPath: '/p.so\n[x]', modulePath: '/m', pinFile: '/p' })).toThrow(RangeError);
+    expect(text).toMatch(/^engines = hsm_engine_sect$/m);
+    expect(text).toMatch(/^engine_id = pkcs11$/m);
+    expect(text).toMatch(/^dynamic_path = \/e\.so$/m);
+    expect(text).toMatch(/^MODULE_PATH = \/m\.so$/m);
+    expect(text).toMatch(/^init = 0$/m);
+    expect(text).not.toMatch(/PIN|default_algorithms|provider/);
+  });
+
+  it('refuses paths OpenSSL would read as something else', () => {
+    for (const enginePath of ['/e.so\n[x]', '/e#.so', '/$HOME/e.so', '/"e".so']) {
+      expect(() => opensslHsmConfig({ enginePath, modulePath: '/m' })).toThrow(RangeError);
+    }
   });
 });

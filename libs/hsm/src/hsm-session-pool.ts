@@ -167,7 +167,7 @@ export class HsmSessionPool {
   }
 
   /**
-   * Close sessions and finalise the module. Do not call while OpenSSL's pkcs11-provider uses the
+   * Close sessions and finalise the module. Do not call while OpenSSL's pkcs11 engine uses the
    * same module in this process: the PKCS#11 login and library state are per process.
    */
   close(): void {

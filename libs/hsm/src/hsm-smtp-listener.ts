@@ -1,11 +1,13 @@
 // An SMTP listener whose STARTTLS uses the HSM-held TLS key(s), configured the way the gateway
-// runs it (plain connect, STARTTLS offered, no reverse DNS, errors handled). Reused by the
-// gateway's listeners; the process must be started with hsmTlsNodeFlags().
+// runs it (plain connect, STARTTLS offered, no reverse DNS, errors handled). The process must be
+// started with hsmTlsNodeFlags() and make its HSM TLS context once (createHsmSecureContext).
+import type { SecureContext } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import { hsmTlsOptions, type HsmTlsCredentials } from './hsm-tls';
+import { hsmTlsBaseOptions, useHsmSmtpContext } from './hsm-tls';
 
 export interface HsmSmtpListenerOptions {
-  readonly credentials: HsmTlsCredentials | readonly HsmTlsCredentials[];
+  /** The process's HSM TLS context (createHsmSecureContext). */
+  readonly context: SecureContext;
   /** Greeting host name. */
   readonly name?: string;
   /** Called with server-level errors (never thrown: an unhandled 'error' would kill the process). */
@@ -19,12 +21,13 @@ export function createHsmSmtpServer(options: HsmSmtpListenerOptions): SMTPServer
     authOptional: true,
     disabledCommands: ['AUTH'],
     ...options.smtp,
-    ...hsmTlsOptions(options.credentials),
+    ...hsmTlsBaseOptions(),
     name: options.name ?? 'localhost',
     secure: false,
     hideSTARTTLS: false,
     disableReverseLookup: true,
   } as SMTPServerOptions);
+  useHsmSmtpContext(server, options.context);
   server.on('error', (error: Error) => options.onError?.(error));
   return server;
 }

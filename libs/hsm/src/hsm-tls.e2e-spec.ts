@@ -1,5 +1,5 @@
 // TLS with the key in the HSM, end to end: an SMTP listener (STARTTLS) in a child node process
-// started with the pkcs11-provider config serves HSM-held ECDSA and RSA keys; `openssl s_client`
+// started with the HSM engine config serves HSM-held ECDSA and RSA keys; `openssl s_client`
 // completes verified TLS 1.2 and 1.3 handshakes; the served certificate's public key is the
 // token's non-extractable key; legacy protocols and non-forward-secret suites are refused.
 import { execFile } from 'node:child_process';
@@ -13,8 +13,8 @@ import { createSelfSignedCertificate } from './hsm-certificate';
 import { keyLabel } from './hsm-key-roles';
 import { HsmKeystore } from './hsm-keystore';
 import { ecPointFromAttribute } from './hsm-public-key';
-import { writeOpensslProviderConfig } from './hsm-tls';
-import { DEFAULT_OPENSSL_PKCS11_PROVIDER } from './hsm.config';
+import { writeOpensslHsmConfig } from './hsm-tls';
+import { DEFAULT_OPENSSL_PKCS11_ENGINE } from './hsm.config';
 
 jest.setTimeout(90_000);
 
@@ -52,10 +52,9 @@ beforeAll(async () => {
   rsaCert = join(token.dir, 'tls-rsa.cert.pem');
   writeFileSync(ecdsaCert, (await createSelfSignedCertificate(keystore, keyLabel('tls-ecdsa'), options)).pem);
   writeFileSync(rsaCert, (await createSelfSignedCertificate(keystore, keyLabel('tls-rsa'), options)).pem);
-  const opensslConfig = writeOpensslProviderConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
-    providerPath: DEFAULT_OPENSSL_PKCS11_PROVIDER,
+  const opensslConfig = writeOpensslHsmConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
+    enginePath: DEFAULT_OPENSSL_PKCS11_ENGINE,
     modulePath: token.modulePath,
-    pinFile: token.pinFile,
   });
   server = await spawnTsChild(
     'test/hsm/hsm-smtp-child.ts',

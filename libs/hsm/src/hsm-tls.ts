@@ -1,10 +1,18 @@
-// TLS with the key inside the HSM, in-process: OpenSSL's pkcs11-provider is loaded through an
-// OpenSSL config file (node --openssl-config=FILE), and the private key is given to
-// tls.createSecureContext as a PEM "PKCS#11 PROVIDER URI" naming the token object. OpenSSL then
-// asks the token for every handshake signature. Never read asymmetricKeyDetails or export such
-// a key as JWK: node aborts the process on a provider-held key.
+// TLS with the key inside the HSM, in-process: libp11's OpenSSL engine ("pkcs11", Debian
+// libengine-pkcs11-openssl >= 0.4.13) is declared in an OpenSSL config file (node
+// --openssl-config=FILE), and tls.createSecureContext is given the key as privateKeyEngine
+// "pkcs11" + privateKeyIdentifier, the key's RFC 7512 URI. OpenSSL then asks the token for every
+// handshake signature, and for nothing else.
+//
+// Not pkcs11-provider: with OpenSSL 3.0 (node 20), once a provider-held key has signed, OpenSSL's
+// method cache answers later ECDSA (or RSA) fetches of the whole process with the provider's
+// implementation, so every peer certificate and handshake signature the process VERIFIES as a TLS
+// client is imported into the token and checked there. pkcs11-provider 1.0 then raises "Objects
+// pool in inconsistent state" when such an imported key is freed, and that error stays on
+// OpenSSL's error queue until the next TLS operation of any socket picks it up and fails. An
+// engine key is a legacy key: it is used through the engine and never enters the method cache.
 import { chmodSync, writeFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, createServer, type SecureContext, type SecureContextOptions, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import { HsmError } from './hsm.error';
 
 /** Forward-secret suites only (ECDHE for TLS 1.2; every TLS 1.3 suite is forward secret). */
@@ -33,79 +41,57 @@ export function pkcs11KeyUri(tokenLabel: string, objectLabel: string): string {
   return `pkcs11:token=${encodeUriPart(tokenLabel)};object=${encodeUriPart(objectLabel)};type=private`;
 }
 
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  if (length < 0x100) return Buffer.from([0x81, length]);
-  return Buffer.from([0x82, length >> 8, length & 0xff]);
+/** The engine's privateKeyIdentifier for the HSM-held TLS key with this label. */
+export function hsmTlsKeyUri(tokenLabel: string, keyLabel: string): string {
+  return pkcs11KeyUri(tokenLabel, keyLabel);
 }
 
-function derTlv(tag: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
-}
+/** The engine id the OpenSSL config declares (opensslHsmConfig) and TLS contexts name. */
+export const HSM_TLS_ENGINE = 'pkcs11';
 
-/**
- * The PEM that pkcs11-provider decodes into a token key reference:
- * DER SEQUENCE { VisibleString "PKCS#11 Provider URI v1.0", UTF8String uri }.
- */
-export function providerUriPem(uri: string): string {
-  if (!uri.startsWith('pkcs11:')) throw new RangeError(`"uri" expected a pkcs11: URI, got ${uri}`);
-  const der = derTlv(0x30, Buffer.concat([derTlv(0x1a, Buffer.from('PKCS#11 Provider URI v1.0', 'ascii')), derTlv(0x0c, Buffer.from(uri, 'utf8'))]));
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN PKCS#11 PROVIDER URI-----\n${b64}\n-----END PKCS#11 PROVIDER URI-----\n`;
-}
-
-/** The `key:` PEM for tls/https options, naming the HSM-held key by token and object label. */
-export function hsmTlsKeyPem(tokenLabel: string, keyLabel: string): string {
-  return providerUriPem(pkcs11KeyUri(tokenLabel, keyLabel));
-}
-
-export interface OpensslProviderConfigOptions {
-  /** pkcs11-provider's shared object (HsmConfig.opensslProviderPath). */
-  readonly providerPath: string;
+export interface OpensslHsmConfigOptions {
+  /** libp11's engine shared object (HsmConfig.opensslEnginePath). */
+  readonly enginePath: string;
   /** The PKCS#11 module (HsmConfig.modulePath). */
   readonly modulePath: string;
-  /** File holding the user PIN on its first line (HsmConfig.pinFile); read by the provider. */
-  readonly pinFile: string;
 }
 
 /**
- * OpenSSL config that loads the default and pkcs11 providers. Node reads the `nodejs_conf`
- * section (with --openssl-config) and OpenSSL tools `openssl_conf`; both point to the same init.
+ * OpenSSL config that declares libp11's engine as "pkcs11" (loaded, not initialised until a
+ * context names it; no default algorithms, so OpenSSL uses it for the HSM keys only). Node reads
+ * the `nodejs_conf` section (with --openssl-config) and OpenSSL tools `openssl_conf`; both point to
+ * the same init. It holds no PIN: PKCS#11 login state belongs to the process, and the engine finds
+ * the token already logged in by libs/hsm (HsmKeystore), which a process opens before it makes its
+ * TLS context (createHsmSecureContext).
  */
-export function opensslProviderConfig(options: OpensslProviderConfigOptions): string {
+export function opensslHsmConfig(options: OpensslHsmConfigOptions): string {
   for (const [name, value] of Object.entries(options)) {
-    if (/[\r\n]/.test(value)) throw new RangeError(`"${name}" must not contain line breaks`);
+    if (/[\r\n#$"'\\]/.test(value)) throw new RangeError(`"${name}" must not contain line breaks or OpenSSL config syntax (# $ quotes backslash)`);
   }
   return [
-    '# Generated by libs/hsm (hsm-tls.ts): OpenSSL providers for TLS with HSM-held keys.',
+    '# Generated by libs/hsm (hsm-tls.ts): the OpenSSL engine for TLS with HSM-held keys.',
     'nodejs_conf = hsm_openssl_init',
     'openssl_conf = hsm_openssl_init',
     '',
     '[hsm_openssl_init]',
-    'providers = hsm_provider_sect',
+    'engines = hsm_engine_sect',
     '',
-    '[hsm_provider_sect]',
-    'default = hsm_default_sect',
-    'pkcs11 = hsm_pkcs11_sect',
-    '',
-    '[hsm_default_sect]',
-    'activate = 1',
+    '[hsm_engine_sect]',
+    `${HSM_TLS_ENGINE} = hsm_pkcs11_sect`,
     '',
     '[hsm_pkcs11_sect]',
-    `module = ${options.providerPath}`,
-    `pkcs11-module-path = ${options.modulePath}`,
-    `pkcs11-module-token-pin = file:${options.pinFile}`,
-    // keep the provider from finalising the module under pkcs11js at exit
-    'pkcs11-module-quirks = no-deinit',
-    'activate = 1',
+    `engine_id = ${HSM_TLS_ENGINE}`,
+    `dynamic_path = ${options.enginePath}`,
+    `MODULE_PATH = ${options.modulePath}`,
+    'init = 0',
     '',
   ].join('\n');
 }
 
-/** Write the provider config (mode 0600: it names the PIN file) and return its path. */
-export function writeOpensslProviderConfig(path: string, options: OpensslProviderConfigOptions): string {
-  writeFileSync(path, opensslProviderConfig(options), { mode: 0o600 });
-  chmodSync(path, 0o600);
+/** Write the engine config and return its path. */
+export function writeOpensslHsmConfig(path: string, options: OpensslHsmConfigOptions): string {
+  writeFileSync(path, opensslHsmConfig(options), { mode: 0o644 });
+  chmodSync(path, 0o644);
   return path;
 }
 
@@ -115,24 +101,15 @@ export function hsmTlsNodeFlags(opensslConfigPath: string): string[] {
 }
 
 export interface HsmTlsCredentials {
-  /** PEM PKCS#11 PROVIDER URI (not key material). */
-  readonly key: string;
+  /** RFC 7512 URI of the token's private key (hsmTlsKeyUri): a name, not key material. */
+  readonly keyUri: string;
   /** PEM certificate (chain) for that key. */
   readonly cert: string | Buffer;
 }
 
-/**
- * TLS options: HSM key, TLS 1.2 minimum, forward-secret suites only. Every context or server made
- * from them loads the key into pkcs11-provider again; a long-running process must load it ONCE
- * (createHsmSecureContext) and hand that context to all its listeners: pkcs11-provider 1.0 leaves
- * its object pool inconsistent with several loads of one key, and the error it later leaves on
- * OpenSSL's queue breaks unrelated TLS connections (apps/gateway/src/tls/shared-tls-context.ts).
- */
-export function hsmTlsOptions(credentials: HsmTlsCredentials | readonly HsmTlsCredentials[]): SecureContextOptions {
-  const list = Array.isArray(credentials) ? credentials : [credentials as HsmTlsCredentials];
+/** The TLS settings of every HSM-keyed context: TLS 1.2 minimum, forward-secret suites only. */
+export function hsmTlsBaseOptions(): SecureContextOptions {
   return {
-    key: list.map((c) => c.key),
-    cert: list.map((c) => c.cert),
     minVersion: 'TLSv1.2',
     // node splits one string: TLS_* names become the TLS 1.3 suites, the rest the TLS 1.2 list
     ciphers: `${HSM_TLS13_CIPHERSUITES}:${HSM_TLS_CIPHERS}`,
@@ -141,18 +118,61 @@ export function hsmTlsOptions(credentials: HsmTlsCredentials | readonly HsmTlsCr
   };
 }
 
+interface NativeSecureContext {
+  setEngineKey(keyUri: string, engine: string): void;
+}
+
 /**
- * Build a secure context, translating OpenSSL's refusal to decode the provider PEM (the process
- * was not started with the provider config) into an HsmError. Once per process: see hsmTlsOptions.
+ * The TLS context of one or more HSM-held keys (e.g. ECDSA and RSA), each with its certificate.
+ * node takes one engine key per context, so the others are set on its native context the same
+ * way (OpenSSL files each key under its certificate by key type). The process must be logged in
+ * to the token already (an open HsmKeystore: the engine has no PIN). Each context loads the keys
+ * again: a process makes ONE and hands it to all its listeners (hsmTlsServer, useHsmSmtpContext).
+ * Fails with TLS_ENGINE_UNAVAILABLE when node was started without the engine config
+ * (hsmTlsNodeFlags).
  */
 export function createHsmSecureContext(credentials: HsmTlsCredentials | readonly HsmTlsCredentials[]): SecureContext {
+  const list: readonly HsmTlsCredentials[] = Array.isArray(credentials) ? credentials : [credentials as HsmTlsCredentials];
+  const [first, ...others] = list;
+  if (!first) throw new RangeError('"credentials" must name at least one HSM-held key');
   try {
-    return createSecureContext(hsmTlsOptions(credentials));
+    const context = createSecureContext({ ...hsmTlsBaseOptions(), cert: list.map((c) => c.cert), privateKeyEngine: HSM_TLS_ENGINE, privateKeyIdentifier: first.keyUri });
+    const native = (context as unknown as { context?: Partial<NativeSecureContext> }).context;
+    if (others.length > 0 && typeof native?.setEngineKey !== 'function') throw new Error('node:tls no longer exposes setEngineKey: only one HSM-held TLS key can be used');
+    for (const other of others) native!.setEngineKey!(other.keyUri, HSM_TLS_ENGINE);
+    return context;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_OSSL_UNSUPPORTED' || code === 'ERR_OSSL_DECODER_UNSUPPORTED') {
-      throw new HsmError('TLS_PROVIDER_UNAVAILABLE', 'OpenSSL cannot load the HSM key: start node with the pkcs11-provider config (hsmTlsNodeFlags)');
+    const { code, message } = error as { code?: string; message?: string };
+    // no engine "pkcs11" declared: node then tries to load a library of that name, and OpenSSL says
+    // so without an error code ("DSO support routines::could not load the shared library")
+    if (code === 'ERR_CRYPTO_ENGINE_UNKNOWN' || /DSO support routines|engine routines/.test(message ?? '')) {
+      throw new HsmError('TLS_ENGINE_UNAVAILABLE', `OpenSSL cannot load the HSM key through the "${HSM_TLS_ENGINE}" engine (${message}): start node with the engine config (hsmTlsNodeFlags)`);
     }
     throw error;
   }
+}
+
+/**
+ * A tls.Server that uses `context` for every connection instead of building its own from key and
+ * certificate options (node's Server has no secureContext option: it always calls
+ * createSecureContext with what it is given, which would load the HSM key once more).
+ */
+export function hsmTlsServer(context: SecureContext, options: Pick<TlsOptions, 'handshakeTimeout'>, onConnection: (socket: TLSSocket) => void): Server {
+  const server = createServer({ ...options }, onConnection);
+  const internal = server as unknown as { _sharedCreds?: SecureContext };
+  if (!('_sharedCreds' in internal)) throw new Error('node:tls Server no longer keeps its context in _sharedCreds: the shared HSM TLS context cannot be used');
+  internal._sharedCreds = context;
+  return server;
+}
+
+/**
+ * Makes an smtp-server instance answer STARTTLS with `context` (its '*' entry; names without an
+ * entry of their own fall back to it). smtp-server builds its contexts in its constructor from key
+ * options, so the listener passes none and the shared context is set here, before it listens.
+ */
+export function useHsmSmtpContext(server: object, context: SecureContext): void {
+  const contexts = (server as { secureContext?: Map<string, SecureContext> }).secureContext;
+  if (!(contexts instanceof Map) || !contexts.has('*')) throw new Error('smtp-server no longer keeps its TLS contexts in secureContext: the shared HSM TLS context cannot be used');
+  contexts.clear();
+  contexts.set('*', context);
 }

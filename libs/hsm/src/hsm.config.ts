@@ -7,7 +7,7 @@ import { RedactedSecret } from '@lib/config';
 import { HsmError } from './hsm.error';
 
 export const DEFAULT_HSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-export const DEFAULT_OPENSSL_PKCS11_PROVIDER = '/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so';
+export const DEFAULT_OPENSSL_PKCS11_ENGINE = '/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so';
 export const DEFAULT_HSM_TOKEN_LABEL = 'dime-gateway';
 
 export { RedactedSecret };
@@ -25,8 +25,8 @@ export interface HsmConfig {
   readonly softhsmConf: string | undefined;
   /** Concurrent PKCS#11 sessions (HSM_SESSIONS, default 4). */
   readonly sessions: number;
-  /** OpenSSL pkcs11-provider shared object (HSM_OPENSSL_PROVIDER). */
-  readonly opensslProviderPath: string;
+  /** libp11's OpenSSL engine shared object (HSM_OPENSSL_ENGINE). */
+  readonly opensslEnginePath: string;
   /**
    * Whether recovery may C_Finalize/C_Initialize the module (HSM_REINITIALIZE_ON_LOSS, default
    * false). SoftHSM2 only re-reads a token directory on C_Initialize; keep it false in processes
@@ -67,7 +67,7 @@ export function hsmConfigFromEnv(env: HsmEnv): HsmConfig {
   const sessions = Number(sessionsText);
   if (!Number.isInteger(sessions) || sessions < 1 || sessions > 64) problems.push('HSM_SESSIONS must be an integer in 1..64');
 
-  const opensslProviderPath = env['HSM_OPENSSL_PROVIDER'] || DEFAULT_OPENSSL_PKCS11_PROVIDER;
+  const opensslEnginePath = env['HSM_OPENSSL_ENGINE'] || DEFAULT_OPENSSL_PKCS11_ENGINE;
   const reinitText = env['HSM_REINITIALIZE_ON_LOSS'] ?? 'false';
   if (reinitText !== 'true' && reinitText !== 'false') problems.push('HSM_REINITIALIZE_ON_LOSS must be true or false');
 
@@ -79,7 +79,7 @@ export function hsmConfigFromEnv(env: HsmEnv): HsmConfig {
     pinFile,
     softhsmConf,
     sessions,
-    opensslProviderPath,
+    opensslEnginePath,
     reinitializeOnLoss: reinitText === 'true',
   });
 }

@@ -25,7 +25,7 @@ export type HsmErrorCode =
   | 'MODULE_LOAD_FAILED'
   | 'CONFIG_INVALID'
   | 'CLOSED'
-  | 'TLS_PROVIDER_UNAVAILABLE'
+  | 'TLS_ENGINE_UNAVAILABLE'
   | 'UNKNOWN';
 
 export class HsmError extends Error {

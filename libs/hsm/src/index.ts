@@ -5,7 +5,7 @@ export { HsmError, type HsmErrorCode } from './hsm.error';
 export {
   DEFAULT_HSM_MODULE,
   DEFAULT_HSM_TOKEN_LABEL,
-  DEFAULT_OPENSSL_PKCS11_PROVIDER,
+  DEFAULT_OPENSSL_PKCS11_ENGINE,
   hsmConfigFromEnv,
   loadHsmConfig,
   RedactedSecret,
@@ -43,16 +43,18 @@ export { createCertificateSigningRequest, createSelfSignedCertificate, toPem, ty
 export {
   createHsmSecureContext,
   HSM_TLS_CIPHERS,
+  HSM_TLS_ENGINE,
   HSM_TLS13_CIPHERSUITES,
-  hsmTlsKeyPem,
+  hsmTlsBaseOptions,
+  hsmTlsKeyUri,
   hsmTlsNodeFlags,
-  hsmTlsOptions,
-  opensslProviderConfig,
+  hsmTlsServer,
+  opensslHsmConfig,
   pkcs11KeyUri,
-  providerUriPem,
-  writeOpensslProviderConfig,
+  useHsmSmtpContext,
+  writeOpensslHsmConfig,
   type HsmTlsCredentials,
-  type OpensslProviderConfigOptions,
+  type OpensslHsmConfigOptions,
 } from './hsm-tls';
 export { createHsmSmtpServer, type HsmSmtpListenerOptions } from './hsm-smtp-listener';
 export { HSM_CONFIG, HsmModule, type HsmModuleOptions } from './hsm.module';

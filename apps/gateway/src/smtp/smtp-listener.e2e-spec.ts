@@ -1,6 +1,6 @@
 // The listeners on real sockets with durable acceptance against real services: PostgreSQL (fresh
 // database, real migrations), Redis (own queue prefix), a SoftHSM token holding the spool KEK.
-// STARTTLS here uses a throw-away software certificate (this jest process has no pkcs11-provider);
+// STARTTLS here uses a throw-away software certificate (this jest process has no HSM engine config);
 // gateway.e2e-spec.ts runs the whole gateway with the HSM-held TLS key.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

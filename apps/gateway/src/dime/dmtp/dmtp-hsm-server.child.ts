@@ -1,23 +1,23 @@
 // Child process for dmtp-server-hsm.e2e-spec.ts: a DmtpServer whose TLS key stays in the HSM, with
-// its TLS context built exactly as the gateway's hsmListenerTls builds it (hsmTlsKeyPem +
-// createHsmSecureContext, one context for the process). Must run with the pkcs11-provider OpenSSL config (hsmTlsNodeFlags) and the HSM_*
+// its TLS context built exactly as the gateway's hsmListenerTls builds it (hsmTlsKeyUri +
+// createHsmSecureContext, one context for the process). Must run with the HSM OpenSSL engine config (hsmTlsNodeFlags) and the HSM_*
 // environment; HSM_TLS_KEYS lists "keyLabel=certFile". Serves the org signet ORG_SIGNET_B64 for
 // DIME_DOMAIN over SGNT; refuses every message at the door (this process tests TLS and SGNT only).
 // Prints {"port":N} once listening.
 import { readFileSync } from 'node:fs';
-import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyPem, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyUri, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dmtp-server';
 
 async function main(): Promise<void> {
   const env = process.env;
   const config = hsmConfigFromEnv(env);
-  // as in the gateway: a pkcs11js keystore is open in the same process as the provider
+  // as in the gateway: a pkcs11js keystore is open in the same process as the engine
   const keystore = HsmKeystore.open(config);
   await keystore.pool.status();
   const credentials: HsmTlsCredentials[] = (env['HSM_TLS_KEYS'] ?? '').split(',').filter(Boolean).map((pair) => {
     const [label, certFile] = pair.split('=');
     if (!label || !certFile) throw new Error(`bad HSM_TLS_KEYS entry ${pair}`);
-    return { key: hsmTlsKeyPem(config.tokenLabel, label), cert: readFileSync(certFile) };
+    return { keyUri: hsmTlsKeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
   });
   const domain = env['DIME_DOMAIN'] ?? '';
   const orgSignet = Buffer.from(env['ORG_SIGNET_B64'] ?? '', 'base64');

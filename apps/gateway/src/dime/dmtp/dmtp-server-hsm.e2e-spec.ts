@@ -1,11 +1,11 @@
-// The DMTP listener with its TLS key in the HSM (SoftHSM2 token, pkcs11-provider), end to end: the
-// server runs in a child node process with the provider config (as appliance/start.sh runs the
+// The DMTP listener with its TLS key in the HSM (SoftHSM2 token, libp11's OpenSSL engine), end to end: the
+// server runs in a child node process with the engine config (as appliance/start.sh runs the
 // gateway); dnsmasq publishes the `_dx` record whose `tls=` signs the certificate of the HSM-held
 // key; DnsDimeDirectory discovers the domain through it and validates the org signet served over SGNT.
 import { verify, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_PROVIDER, HsmKeystore, keyLabel, writeOpensslProviderConfig } from '@lib/hsm';
+import { createSelfSignedCertificate, DEFAULT_OPENSSL_PKCS11_ENGINE, HsmKeystore, keyLabel, writeOpensslHsmConfig } from '@lib/hsm';
 import { parseSignet, signetFingerprint } from '@lib/dime';
 import { startDns, type DnsServer } from '../../../../../test/dns/dns-server';
 import { spawnTsChild, type SpawnedChild } from '../../../../../test/hsm/hsm-child-process';
@@ -34,10 +34,9 @@ describe('DmtpServer with the HSM-held TLS key', () => {
     writeFileSync(certFile, cert.pem);
     certDer = new X509Certificate(cert.pem).raw;
     org = await createTestOrg({ domain: 'h.test', dx: ['dx.h.test'], certificates: [certDer] });
-    const opensslConfig = writeOpensslProviderConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
-      providerPath: DEFAULT_OPENSSL_PKCS11_PROVIDER,
+    const opensslConfig = writeOpensslHsmConfig(join(token.dir, 'openssl-pkcs11.cnf'), {
+      enginePath: DEFAULT_OPENSSL_PKCS11_ENGINE,
       modulePath: token.modulePath,
-      pinFile: token.pinFile,
     });
     server = await spawnTsChild(
       'apps/gateway/src/dime/dmtp/dmtp-hsm-server.child.ts',
