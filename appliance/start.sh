@@ -51,6 +51,14 @@ load_env() {
 [ -f .local/gateway.env ] && load_env .local/gateway.env
 load_env .local/appliance.env
 
+# a token initialised before 2026-11-27 has a pkcs11-provider config: TLS now goes through libp11's
+# engine (docs/hsm.md says why), so such a config is written again, for the same module
+if ! grep -q '^engine_id = pkcs11$' "$HSM_OPENSSL_CONF" 2>/dev/null; then
+  log "rewriting $HSM_OPENSSL_CONF for the OpenSSL pkcs11 engine"
+  node -e 'const h = require(process.argv[1]); h.writeOpensslHsmConfig(process.argv[2], { enginePath: process.env.HSM_OPENSSL_ENGINE || h.DEFAULT_OPENSSL_PKCS11_ENGINE, modulePath: process.argv[3] });' \
+    "$ROOT/dist/libs/hsm/src/index.js" "$HSM_OPENSSL_CONF" "$HSM_MODULE"
+fi
+
 export ORG_DOMAIN="$DOMAIN"
 export GATEWAY_BIND="${GATEWAY_BIND:-127.0.0.1}"
 export SMTP_PORT="${SMTP_PORT:-2525}"
@@ -68,7 +76,7 @@ export TLS_RSA_CERT_FILE="${TLS_RSA_CERT_FILE:-$ROOT/.local/hsm/tls-rsa.cert.pem
 # DIME: the org signet hsm-init made from the HSM-held POK turns on the DMTP listener and the DIME route
 export ORG_SIGNET_FILE="${ORG_SIGNET_FILE:-$ROOT/.local/hsm/org.signet}"
 export DMTP_PORT="${DMTP_PORT:-2626}"
-# SoftHSM re-reads its token directory only on C_Initialize; the provider shares the module here
+# SoftHSM re-reads its token directory only on C_Initialize; the OpenSSL engine shares the module here
 export HSM_REINITIALIZE_ON_LOSS="${HSM_REINITIALIZE_ON_LOSS:-false}"
 
 log "gateway for $ORG_DOMAIN: SMTP $GATEWAY_BIND:$SMTP_PORT, submission $GATEWAY_BIND:$SUBMISSION_PORT, DMTP $GATEWAY_BIND:$DMTP_PORT, metrics $GATEWAY_BIND:$METRICS_PORT, legacy server $LEGACY_HOST:$LEGACY_PORT"
