@@ -39,8 +39,9 @@ export const USAGE = `dime-gateway: operator commands of the DIME gateway (local
   dime-gateway escrow export ID --as REQUESTER --out FILE
                                              only once approved: runs the export job, writes the archive
                                              encrypted for the requester's public key
-  dime-gateway escrow decrypt FILE --key PRIVATE.pem --out DIR
-                                             offline: EML files + manifest.json into DIR, hashes checked
+  dime-gateway escrow decrypt FILE --key PRIVATE.pem --out DIR [--mbox MBOX]
+                                             offline: EML files + manifest.json into DIR, hashes checked;
+                                             --mbox also writes them as one mboxrd file (LF line endings)
   dime-gateway report escrow --from DATE --to DATE [--format json|csv] --out FILE
                                              signed with the audit key: FILE and FILE.sig
   dime-gateway report verify FILE --sig SIG --key AUDIT_PUBLIC_KEY.pem

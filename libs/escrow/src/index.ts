@@ -84,6 +84,7 @@ export {
 export { createEscrowExportWorker, ESCROW_EXPORT_JOB_OPTIONS, EscrowExportQueue } from './recovery/escrow-export.queue';
 export { EXPORT_MAGIC, exportRecipientOf, openExport, openExportFile, parseExportPublicKey, sealExport, type ExportCurve } from './recovery/export-envelope';
 export { writeFully } from './recovery/fd-io';
+export { MboxWriter, mboxDate } from './recovery/mbox';
 export { crc32, readStoredZip, StoredZipFile, writeStoredZip, type StoredZipIndexEntry, type ZipEntry } from './recovery/stored-zip';
 export {
   csvField,

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openExport, openExportFile, StoredZipFile, verifyEscrowReport, writeFully, type EscrowExportManifest } from '@lib/escrow';
+import { MboxWriter, openExport, openExportFile, StoredZipFile, verifyEscrowReport, writeFully, type EscrowExportManifest } from '@lib/escrow';
 import { OperatorInputError, OperatorUsageError } from '../operator-cli.error';
 import { checkReadable, readInput, writeOut } from '../operator-io';
 import { parseOptions } from './audit.command';
@@ -14,18 +14,22 @@ import { positionalsAtMost, required } from './escrow-options';
 const MAX_MANIFEST = 64 * 1024 * 1024;
 
 /**
- * `escrow decrypt FILE --key PRIVATE.pem --out DIR`: offline; checks every message against the
- * manifest. The export is decrypted segment by segment into a temporary archive inside DIR and
- * read back entry by entry, so memory stays small whatever the export's size; nothing is written
- * out before every segment authenticated and every entry's CRC-32 matched.
+ * `escrow decrypt FILE --key PRIVATE.pem --out DIR [--mbox MBOX]`: offline; checks every message
+ * against the manifest. The export is decrypted segment by segment into a temporary archive inside
+ * DIR and read back entry by entry, so memory stays small whatever the export's size; nothing is
+ * written out before every segment authenticated and every entry's CRC-32 matched. With --mbox,
+ * the messages are also written as one mboxrd file (mbox.ts) for review tools, when every message
+ * matched the manifest.
  */
 export function decrypt(argv: readonly string[]): number {
-  const p = parseOptions(argv, ['key', 'out']);
+  const p = parseOptions(argv, ['key', 'out', 'mbox']);
   const file = p.positionals[0];
-  if (file === undefined) throw new OperatorUsageError('missing FILE (escrow decrypt FILE --key PRIVATE.pem --out DIR)');
+  if (file === undefined) throw new OperatorUsageError('missing FILE (escrow decrypt FILE --key PRIVATE.pem --out DIR [--mbox MBOX])');
   positionalsAtMost(p.positionals, 1);
   const key = readInput(required(p.options, 'key', 'PRIVATE.pem'), 'private key').toString('utf8');
   const dir = required(p.options, 'out', 'DIR');
+  const mbox = p.options.get('mbox');
+  if (mbox === '') throw new OperatorUsageError('--mbox needs a file name');
   if (file !== '-') checkReadable(file, 'escrow export');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const plainZip = join(dir, `.escrow-export-${process.pid}-${randomBytes(4).toString('hex')}.zip.partial`);
@@ -35,7 +39,7 @@ export function decrypt(argv: readonly string[]): number {
     else openExportFile(file, key, plainZip);
     const zip = StoredZipFile.open(plainZip);
     try {
-      return extract(zip, dir);
+      return extract(zip, dir, mbox);
     } finally {
       zip.close();
     }
@@ -44,7 +48,7 @@ export function decrypt(argv: readonly string[]): number {
   }
 }
 
-function extract(zip: StoredZipFile, dir: string): number {
+function extract(zip: StoredZipFile, dir: string, mbox: string | undefined): number {
   const manifestEntry = zip.entries.find((e) => e.name === 'manifest.json');
   if (manifestEntry === undefined) throw new OperatorInputError('the export has no manifest.json');
   if (manifestEntry.size > MAX_MANIFEST) throw new OperatorInputError(`the export's manifest.json is over ${MAX_MANIFEST} bytes`);
@@ -72,8 +76,51 @@ function extract(zip: StoredZipFile, dir: string): number {
       closeSync(fd);
     }
   }
-  writeOut(`${JSON.stringify({ ok: mismatches.length === 0, requestId: manifest.requestId, case: manifest.case, records: manifest.records.length, dir, mismatches })}\n`);
-  return mismatches.length === 0 ? 0 : 1;
+  const ok = mismatches.length === 0;
+  // the mbox is a view of checked messages only: with a mismatch, none is written
+  if (ok && mbox !== undefined) writeMbox(zip, manifest, mbox);
+  writeOut(`${JSON.stringify({ ok, requestId: manifest.requestId, case: manifest.case, records: manifest.records.length, dir, mismatches, ...(mbox !== undefined ? { mbox: ok ? mbox : null } : {}) })}\n`);
+  return ok ? 0 : 1;
+}
+
+/** The manifest's messages, in its order, as one mboxrd file (created, never overwritten; 0600). */
+function writeMbox(zip: StoredZipFile, manifest: EscrowExportManifest, path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    throw new OperatorInputError(`cannot write "${path}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
+  }
+  try {
+    const pending: Buffer[] = [];
+    let size = 0;
+    const flush = (): void => {
+      if (size === 0) return;
+      writeFully(fd, Buffer.concat(pending, size));
+      pending.length = 0;
+      size = 0;
+    };
+    const writer = new MboxWriter((piece) => {
+      pending.push(piece);
+      size += piece.length;
+      if (size >= 1024 * 1024) flush();
+    });
+    const byName = new Map(zip.entries.map((e) => [e.name, e]));
+    const at = new Date(manifest.createdAt);
+    for (const record of manifest.records) {
+      const entry = byName.get(record.file);
+      if (entry === undefined) throw new OperatorInputError(`the export has no ${record.file}`);
+      writer.begin(`escrow@${manifest.requestId}`, Number.isNaN(at.getTime()) ? new Date(0) : at);
+      for (const chunk of zip.chunks(entry)) writer.write(chunk);
+      writer.end();
+    }
+    flush();
+  } catch (err) {
+    closeSync(fd);
+    rmSync(path, { force: true });
+    throw err;
+  }
+  closeSync(fd);
 }
 
 /** `report verify FILE --sig SIG --key PEM`: offline; exit 0 only when the signature verifies. */

@@ -5,6 +5,7 @@
 // does not. Runs the built bin (built first when a source is newer, as the audit CLI test does);
 // each failure is one line on stderr, exit 1.
 import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,18 @@ describe('dime-gateway escrow', () => {
     const files = readdirSync(join(dir, 'case1', 'messages'));
     expect(files).toHaveLength(1);
     expect(readFileSync(join(dir, 'case1', 'messages', files[0] as string)).equals(MESSAGE)).toBe(true);
+    // the same messages as one mbox, which Python's mailbox module reads back
+    const withMbox = json(cli(['escrow', 'decrypt', 'case1.dgx', '--key', 'ann.key.pem', '--out', 'case1-m', '--mbox', 'case1.mbox']));
+    expect(withMbox).toMatchObject({ ok: true, records: 1, mbox: 'case1.mbox' });
+    const py = execFileSync('python3', ['-c', 'import mailbox,sys,json; mb=mailbox.mbox(sys.argv[1]); print(json.dumps([[m.get_from(), m["Subject"], mb.get_bytes(k).hex()] for k, m in mb.items()]))', join(dir, 'case1.mbox')]).toString();
+    const read = JSON.parse(py) as [string, string, string][];
+    expect(read).toHaveLength(1);
+    const [fromLine, subject, bytes] = read[0]!;
+    expect(fromLine).toMatch(new RegExp(`^escrow@${id} \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}$`));
+    expect(subject).toBe('cli');
+    // CRLF -> LF, and the last line completed
+    expect(Buffer.from(bytes, 'hex').toString('latin1')).toBe(`${MESSAGE.toString('latin1').replace(/\r\n/g, '\n')}\n`);
+    expect(cli(['escrow', 'decrypt', 'case1.dgx', '--key', 'ann.key.pem', '--out', 'case1-n', '--mbox', 'case1.mbox']).stderr).toMatch(/cannot write "case1.mbox": EEXIST/);
     // another key cannot open it
     writeFileSync(join(dir, 'other.key.pem'), generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
     expect(cli(['escrow', 'decrypt', 'case1.dgx', '--key', 'other.key.pem', '--out', 'other']).stderr).toMatch(/BAD_EXPORT_FILE/);
