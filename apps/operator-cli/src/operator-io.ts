@@ -1,5 +1,5 @@
 // File and stdout I/O of the operator CLI: read failures become one-line OperatorInputErrors.
-import { accessSync, constants, readFileSync, statSync, writeSync } from 'node:fs';
+import { accessSync, constants, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { OperatorInputError } from './operator-cli.error';
 
 function unreadable(path: string, what: string, err: unknown): OperatorInputError {
@@ -23,6 +23,15 @@ export function checkReadable(path: string, what: string): void {
     if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   } catch (err) {
     throw unreadable(path, what, err);
+  }
+}
+
+/** Creates `path` (0600), never over an existing file; `shown` names it in the refusal (default path). */
+export function createNewFile(path: string, shown = path): number {
+  try {
+    return openSync(path, 'wx', 0o600);
+  } catch (err) {
+    throw new OperatorInputError(`cannot write "${shown}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
   }
 }
 

@@ -2,11 +2,11 @@
 // and `report verify` (the audit public key checks a report's detached signature). They need no
 // database, HSM or Redis; loaded only when used.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MboxWriter, openExport, openExportFile, StoredZipFile, verifyEscrowReport, writeFully, type EscrowExportManifest } from '@lib/escrow';
 import { OperatorInputError, OperatorUsageError } from '../operator-cli.error';
-import { checkReadable, readInput, writeOut } from '../operator-io';
+import { checkReadable, createNewFile, readInput, writeOut } from '../operator-io';
 import { parseOptions } from './audit.command';
 import { positionalsAtMost, required } from './escrow-options';
 
@@ -64,12 +64,7 @@ function extract(zip: StoredZipFile, dir: string, mbox: string | undefined): num
   for (const e of zip.entries) {
     const path = join(dir, e.name);
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (err) {
-      throw new OperatorInputError(`cannot write "${path}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
-    }
+    const fd = createNewFile(path);
     try {
       for (const chunk of zip.chunks(e)) writeFully(fd, chunk);
     } finally {
@@ -85,12 +80,7 @@ function extract(zip: StoredZipFile, dir: string, mbox: string | undefined): num
 
 /** The manifest's messages, in its order, as one mboxrd file (created, never overwritten; 0600). */
 function writeMbox(zip: StoredZipFile, manifest: EscrowExportManifest, path: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (err) {
-    throw new OperatorInputError(`cannot write "${path}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
-  }
+  const fd = createNewFile(path);
   try {
     const pending: Buffer[] = [];
     let size = 0;

@@ -3,7 +3,7 @@
 // found through the local `npm start` state by default. The CLI acts as the principal named by
 // --as; the admin API will authenticate principals instead.
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QueueEvents, type ConnectionOptions } from 'bullmq';
 import { auditConfigFromEnv, AuditService, HsmAuditSigner } from '@lib/audit';
@@ -27,6 +27,7 @@ import { hsmConfigFromEnv, HsmKeystore, keyLabel } from '@lib/hsm';
 import { jobsConfigFromEnv } from '@lib/jobs';
 import { exportSoftHsmConf, loadOperatorEnv, operatorHome } from '../operator-cli.config';
 import { OperatorInputError } from '../operator-cli.error';
+import { createNewFile } from '../operator-io';
 
 /** How long `escrow export` waits for its job. */
 const EXPORT_WAIT_MS = 30 * 60_000;
@@ -72,12 +73,7 @@ export async function withEscrow<T>(fn: (c: EscrowContext) => Promise<T>): Promi
 
 function writeAtomically(out: string, chunks: readonly Buffer[]): void {
   const tmp = `${out}.partial-${process.pid}`;
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'wx', 0o600);
-  } catch (err) {
-    throw new OperatorInputError(`cannot write "${out}": ${(err as NodeJS.ErrnoException).code ?? 'unwritable'}`);
-  }
+  const fd = createNewFile(tmp, out);
   try {
     for (const c of chunks) writeFully(fd, c);
     fsyncSync(fd);
