@@ -12,8 +12,12 @@ export interface SpawnedChild<T> {
   stop(): Promise<void>;
 }
 
-/** Run a .ts script of this repo in a node child (ts-node, path aliases), optionally with the HSM engine config. */
-export function spawnTsChild<T>(script: string, env: Record<string, string>, opensslConfig?: string, timeoutMs = 20_000): Promise<SpawnedChild<T>> {
+/**
+ * Run a .ts script of this repo in a node child (ts-node, path aliases), optionally with the HSM
+ * engine config. The default wait (60 s, as for the gateway process) covers ts-node compiling on
+ * a loaded 2-core machine.
+ */
+export function spawnTsChild<T>(script: string, env: Record<string, string>, opensslConfig?: string, timeoutMs = 60_000): Promise<SpawnedChild<T>> {
   const args = [
     ...(opensslConfig ? hsmTlsNodeFlags(opensslConfig) : []),
     '-r',
