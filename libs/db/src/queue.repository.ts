@@ -132,7 +132,6 @@ function fromRawRecipient(r: RawRecipient): QueuedRecipient {
   };
 }
 
-
 export interface QueueRepositoryOptions {
   /**
    * Group commit of the statements every message makes (insertAccepted, routeRecipients,

@@ -6,7 +6,8 @@
 // Both: strict paths, SIZE, line/NUL/bare-LF/bare-CR checks while DATA streams, max recipients, and
 // durable acceptance before the 250. A failure nobody foresaw is answered 451 4.3.0 (fail closed).
 import type { SecureContext, SecureContextOptions } from 'node:tls';
-import { SecureContextClass, useSharedSmtpContext } from '../tls/shared-tls-context';
+import { useHsmSmtpContext } from '@lib/hsm';
+import { SecureContextClass } from '../tls/shared-tls-context';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { AcceptRequest, AcceptResult, ListenerName } from '../acceptance/acceptance.service';
 import type { GatewayConfig } from '../gateway.config';
@@ -84,7 +85,7 @@ export class SmtpListener {
       // libdime's client falls back to port 25 only when the SMTP banner carries the DMTPv1 token (docs/dmtp.md §3)
       ...(dual ? { dmtpDualMode: dual, banner: 'DMTPv1' } : {}),
     });
-    if (tls instanceof SecureContextClass) useSharedSmtpContext(this.server, tls);
+    if (tls instanceof SecureContextClass) useHsmSmtpContext(this.server, tls);
     this.server.on('error', (err: Error & { code?: string }) => this.log.warn({ err: err.message, code: err.code }, 'smtp connection error'));
   }
 

@@ -81,6 +81,7 @@ function extract(zip: StoredZipFile, dir: string, mbox: string | undefined): num
 /** The manifest's messages, in its order, as one mboxrd file (created, never overwritten; 0600). */
 function writeMbox(zip: StoredZipFile, manifest: EscrowExportManifest, path: string): void {
   const fd = createNewFile(path);
+  let written = false;
   try {
     const pending: Buffer[] = [];
     let size = 0;
@@ -105,12 +106,11 @@ function writeMbox(zip: StoredZipFile, manifest: EscrowExportManifest, path: str
       writer.end();
     }
     flush();
-  } catch (err) {
+    written = true;
+  } finally {
     closeSync(fd);
-    rmSync(path, { force: true });
-    throw err;
+    if (!written) rmSync(path, { force: true });
   }
-  closeSync(fd);
 }
 
 /** `report verify FILE --sig SIG --key PEM`: offline; exit 0 only when the signature verifies. */

@@ -35,7 +35,7 @@ export class MboxWriter {
   /** A piece of the current message (raw RFC 5322 bytes). */
   write(piece: Uint8Array): void {
     if (!this.open) throw new Error('MboxWriter: write() outside a message');
-    let data = this.carry.length > 0 ? Buffer.concat([this.carry, piece]) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    const data = this.carry.length > 0 ? Buffer.concat([this.carry, piece]) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     let start = 0;
     for (;;) {
       const lf = data.indexOf(LF, start);
@@ -44,7 +44,6 @@ export class MboxWriter {
       start = lf + 1;
     }
     this.carry = Buffer.from(data.subarray(start));
-    data = Buffer.alloc(0);
   }
 
   /** Ends the current message (a last line without a line ending is completed). */

@@ -4,7 +4,8 @@
 // SmtpListener's: idle sessions get 421 at once, a session inside a transaction finishes it first.
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type Server, type TlsOptions } from 'node:tls';
-import { SecureContextClass, sharedTlsServer } from '../../tls/shared-tls-context';
+import { hsmTlsServer } from '@lib/hsm';
+import { SecureContextClass } from '../../tls/shared-tls-context';
 import { DmtpSession, type DmtpAcceptor, type DmtpSessionLimits } from './dmtp-session';
 import type { DimeDirectory } from '../dime-directory';
 import type { DimeDoorCheck } from '../dime-inbound';
@@ -60,9 +61,9 @@ export class DmtpServer {
     if (!Number.isInteger(limits.maxSessions) || limits.maxSessions < 1) throw new RangeError(`"limits.maxSessions" must be a positive integer, got ${limits.maxSessions}`);
     if (!Number.isSafeInteger(limits.maxMessageBytes) || limits.maxMessageBytes < 64) throw new RangeError(`"limits.maxMessageBytes" must be an integer >= 64`);
     // ONE context for the listener and the dual-mode upgrades (and, with the HSM key, the one the
-    // whole process shares: see sharedTlsServer)
+    // whole process shares: see hsmTlsServer)
     this.secureContext = options.tls instanceof SecureContextClass ? options.tls : createSecureContext({ ...options.tls, minVersion: options.tls.minVersion ?? 'TLSv1.2' });
-    this.server = sharedTlsServer(this.secureContext, { handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
+    this.server = hsmTlsServer(this.secureContext, { handshakeTimeout: limits.handshakeTimeoutMs }, (socket) => this.onConnection(socket));
     // backstop for connections still in the TLS handshake (sessions are counted after it): the
     // kernel-level cap drops the excess silently, the session cap above answers 421
     this.server.maxConnections = limits.maxSessions * 2 + 16;
