@@ -1,6 +1,7 @@
 // The one schema: a TypeORM DataSource over PostgreSQL with explicit migrations (never synchronize).
 import { DataSource } from 'typeorm';
 import type { DbConfig } from './db.config';
+import { HOT_SESSION_OPTIONS } from './hot-query';
 import { DomainPolicyEntity } from './entities/domain-policy.entity';
 import { MessageEntity } from './entities/message.entity';
 import { RecipientEntity } from './entities/recipient.entity';
@@ -32,7 +33,7 @@ export function createDataSource(config: DbConfig, options: { applicationName?: 
     migrationsRun: false,
     logging: false,
     applicationName: options.applicationName ?? 'dime-gateway',
-    extra: { max: config.poolSize, connectionTimeoutMillis: 5000 },
+    extra: { max: config.poolSize, connectionTimeoutMillis: 5000, options: HOT_SESSION_OPTIONS },
   });
 }
 

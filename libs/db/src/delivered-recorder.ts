@@ -5,6 +5,7 @@
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
+import { HOT_SESSION_OPTIONS } from './hot-query';
 import { StatementCoalescer } from './statement-coalescer';
 
 // Synchronous commit stays on (the server default), on purpose. If the gateway dies after sending
@@ -18,11 +19,13 @@ import { StatementCoalescer } from './statement-coalescer';
 // asynchronous commits.
 //
 // Every 2xx recorded since the last UPDATE left, in one (group commit, statement-coalescer.ts):
-// one row per recipient, each with its own reply and time.
+// one row per recipient, each with its own reply and time. "Still open" is written as NOT IN the
+// final statuses so that the rows are found by key, not through the partial index recipients_due
+// (RECIPIENT_OPEN in queue.repository.ts).
 const MARK_DELIVERED = `UPDATE recipients AS r
     SET status = 'delivered', last_reply = v.reply, delivered_at = v.at, attempts = r.attempts + 1, next_attempt_at = NULL
    FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, reply, at)
-  WHERE r.id = v.id AND r.status IN ('pending', 'queued', 'deferred')`;
+  WHERE r.id = v.id AND r.status NOT IN ('delivered', 'bounced')`;
 
 interface Delivered {
   readonly ids: readonly string[];
@@ -55,6 +58,7 @@ export class DeliveredRecorder {
       user: config.user,
       password: config.password.reveal(),
       application_name: options.applicationName ?? 'dime-gateway-delivered',
+      options: HOT_SESSION_OPTIONS,
       max: size,
       // kept open: a connection opened after a 2xx would be in the window
       min: size,
