@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
 import { AuditService, HsmAuditSigner } from '@lib/audit';
-import { AuditRepository, openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
+import { AuditRepository, autovacuumWarnings, openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
 import { createComplianceJournal, createEscrowRecovery, startRetentionSweep, type ComplianceJournal, type EscrowRecovery, type RetentionSweepRuntime } from '@lib/escrow';
 import {
   createHsmSecureContext,
@@ -153,6 +153,10 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
       dmtp: this.listeners.dmtp ? await this.listeners.dmtp.listen(this.config.dime.dmtpPort, address) : 0,
     };
     const warn = (what: string) => (err: unknown) => this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, what);
+    await autovacuumWarnings(this.dataSource).then(
+      (warnings) => warnings.forEach((w) => this.logger.warn(w)),
+      warn('could not read the autovacuum settings'),
+    );
     if (this.journal) {
       // the disposition sweep: a repeatable BullMQ job (one runs per period across all gateways)
       this.sweep = await startRetentionSweep(

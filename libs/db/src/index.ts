@@ -2,6 +2,7 @@
 // entity classes do not leave this lib; callers use the plain record types below.
 export { dbConfigFromEnv, DbPassword, type DbConfig, type DbEnv } from './db.config';
 export { createDataSource, migrateDatabase, openDatabase } from './data-source';
+export { autovacuumWarnings } from './maintenance';
 export { APP_ROLE } from './migrations/1764320000000-audit-trail';
 export type { DataSource } from 'typeorm';
 export type { MessageDirection, MessageFormat, MessageState } from './entities/message.entity';

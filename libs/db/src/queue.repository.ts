@@ -62,6 +62,8 @@ export interface QueuedRecipient {
 // busy queue that index holds every open row plus, until a vacuum, a dead entry per status change
 // (280 million index entries read in one 15,000-message benchmark run with autovacuum off).
 const RECIPIENT_OPEN = `status NOT IN ('delivered', 'bounced')`;
+/** status = 'pending', by key (as RECIPIENT_OPEN). */
+const RECIPIENT_PENDING = `status NOT IN ('queued', 'deferred', 'delivered', 'bounced')`;
 const MESSAGE_OPEN = `state <> 'done'`;
 
 const MESSAGE_COLUMNS =
@@ -327,17 +329,19 @@ export class QueueRepository {
   }
 
   private async routeRecipientsBatch(items: readonly RouteItem[]): Promise<string[][]> {
-    const routes = items.flat();
+    // a recipient named by two calls (two runs of one message's job) counts for the first only, and
+    // so must its route: an UPDATE ... FROM that joins a row twice applies whichever match the plan
+    // meets first, so only the first naming of each recipient is sent
+    const routes = [...new Map(items.flat().reverse().map((r) => [r.id, r] as const)).values()];
     const rows: { id: string }[] = await this.hot(
       'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'
          FROM unnest($1::uuid[], $2::text[]) AS v(id, route)
-        WHERE r.id = v.id AND r.status = 'pending'
+        WHERE r.id = v.id AND r.${RECIPIENT_PENDING}
         RETURNING r.id`,
       [routes.map((r) => r.id), routes.map((r) => r.route)],
     );
     const changed = new Set(rows.map((r) => r.id));
-    // a recipient named by two calls (two runs of one message's job) counts for the first only
     return items.map((item) => item.filter((r) => changed.delete(r.id)).map((r) => r.id));
   }
 

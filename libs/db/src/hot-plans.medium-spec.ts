@@ -1,0 +1,138 @@
+// The plans of the statements on every message's path, against a real PostgreSQL whose queue
+// already holds thousands of finished messages: each statement finds its rows by key (no
+// sequential scan of messages or recipients, and not through the partial indexes recipients_due or
+// messages_queued, which a busy queue bloats), and every connection that runs them plans each
+// execution for its own parameters (HOT_SESSION_OPTIONS). And the start-up warning when nothing
+// vacuums the queue tables.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Pool, QueryConfig } from 'pg';
+import { autovacuumWarnings, DeliveredRecorder, openDatabase, QueueRepository, type DataSource } from '@lib/db';
+import { createTestDatabase, type TestDatabase } from '../../../test/database';
+
+let db: TestDatabase;
+let ds: DataSource;
+let queue: QueueRepository;
+let recorder: DeliveredRecorder;
+let spoolKeyId: number;
+
+const captured: { name: string; text: string; values: unknown[] }[] = [];
+
+/** Records every named (hot) statement that goes through `pool` (they all pass a config object). */
+function capture(pool: Pool): void {
+  const query = pool.query.bind(pool) as (config: QueryConfig) => Promise<unknown>;
+  Object.assign(pool, {
+    query: (config: QueryConfig) => {
+      if (config.name) captured.push({ name: config.name, text: config.text, values: [...(config.values ?? [])] });
+      return query(config);
+    },
+  });
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodesOf(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  ds = await openDatabase(db.config);
+  queue = new QueueRepository(ds);
+  recorder = new DeliveredRecorder(db.config, { size: 2, applicationName: 'hot-plans-test' });
+  await recorder.warm();
+  const keys: { id: number }[] = await ds.query(`INSERT INTO spool_keys (wrapped_key, kek_label) VALUES ($1, 'kek') RETURNING id`, [randomBytes(40)]);
+  spoolKeyId = keys[0]!.id;
+  // a queue with history: 4,000 finished messages, one delivered recipient each
+  await ds.query(`
+    WITH m AS (
+      INSERT INTO messages (id, queue_id, direction, mail_from, size, sha256, spool_key_id, client_address, received_at, expires_at, state)
+      SELECT gen_random_uuid(), 'H' || g, 'outbound', 'a@example.test', 100, decode(repeat('00', 32), 'hex'), $1, '127.0.0.1', now(), now() + interval '5 days', 'done'
+        FROM generate_series(1, 4000) AS g
+      RETURNING id)
+    INSERT INTO recipients (id, message_id, address, domain, route, status, attempts, delivered_at)
+    SELECT gen_random_uuid(), m.id, 'r@remote.test', 'remote.test', 'remote', 'delivered', 1, now() FROM m`, [spoolKeyId]);
+  await ds.query('ANALYZE messages, recipients');
+});
+
+afterAll(async () => {
+  await recorder?.close();
+  await ds?.destroy();
+  await db?.drop();
+});
+
+it('plans each hot statement per execution, on both pools', async () => {
+  const shared: { plan_cache_mode: string }[] = await ds.query('SHOW plan_cache_mode');
+  expect(shared[0]!.plan_cache_mode).toBe('force_custom_plan');
+  const own = (recorder as unknown as { pool: Pool }).pool;
+  expect((await own.query('SHOW plan_cache_mode')).rows[0]).toEqual({ plan_cache_mode: 'force_custom_plan' });
+});
+
+it('finds the rows of every statement on a message path by key', async () => {
+  capture((ds.driver as unknown as { master: Pool }).master);
+  capture((recorder as unknown as { pool: Pool }).pool);
+  const now = new Date();
+  const lifecycle = async (recipients: number, end: (ids: string[]) => Promise<void>): Promise<string> => {
+    const id = randomUUID();
+    const ids = Array.from({ length: recipients }, () => randomUUID());
+    await queue.insertAccepted(
+      { id, queueId: randomBytes(6).toString('hex'), direction: 'outbound', mailFrom: 'a@example.test', size: 1, sha256: randomBytes(32), spoolKeyId, headerMessageId: null, clientAddress: '127.0.0.1', clientHelo: null, authUser: null, receivedAt: now, expiresAt: new Date(now.getTime() + 86400_000) },
+      ids.map((r, i) => ({ id: r, address: `r${i}@x.test`, domain: 'x.test' })),
+    );
+    await queue.findMessageWithRecipients(id);
+    await queue.findMessage(id);
+    await queue.findRecipientsOfMessage(id);
+    await queue.routeRecipients(ids.map((r) => ({ id: r, route: 'remote' as const })));
+    await end(ids);
+    await queue.finishMessageReturningGroups(id);
+    await queue.finishMessageIfComplete(id);
+    return id;
+  };
+  await lifecycle(2, async (ids) => {
+    await queue.markDeferred(ids, '451 later', new Date(now.getTime() + 60_000));
+    await recorder.markDelivered([ids[0]!], '250 ok', now);
+    await queue.markDelivered([ids[1]!], '250 ok', now);
+  });
+  await lifecycle(3, (ids) => queue.markBounced(ids, '550 no', now));
+  await queue.removeUnprocessed(await lifecycle(1, async () => undefined));
+
+  const names = new Set(captured.map((c) => c.name));
+  for (const expected of ['dq_insert_accepted_batch', 'dq_route_recipients_returning', 'dq_mark_deferred', 'dq_mark_delivered', 'dq_mark_bounced', 'dr_mark_delivered', 'dq_finish_groups_batch', 'dq_finish', 'dq_remove_unprocessed']) {
+    expect(names).toContain(expected);
+  }
+  const explainer = (ds.driver as unknown as { master: Pool }).master;
+  const seen = new Set<string>();
+  for (const statement of captured) {
+    if (seen.has(statement.name)) continue;
+    seen.add(statement.name);
+    // unnamed: planned for these parameter values, as force_custom_plan plans the named one
+    const result = await explainer.query({ text: `EXPLAIN (FORMAT JSON) ${statement.text}`, values: statement.values });
+    const plan = (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
+    const bad = nodesOf(plan)
+      .filter((n) => (n['Node Type'] === 'Seq Scan' && ['messages', 'recipients'].includes(n['Relation Name'] ?? '')) || ['recipients_due', 'messages_queued'].includes(n['Index Name'] ?? ''))
+      .map((n) => `${n['Node Type']} ${n['Index Name'] ?? n['Relation Name']}`);
+    expect({ statement: statement.name, bad }).toEqual({ statement: statement.name, bad: [] });
+  }
+});
+
+it('warns when nothing vacuums the queue tables: autovacuum off, or disabled on one of them', async () => {
+  const settings: { autovacuum: string; track_counts: string }[] = await ds.query(`SELECT current_setting('autovacuum') AS autovacuum, current_setting('track_counts') AS track_counts`);
+  const serverOff = settings[0]!.autovacuum !== 'on' || settings[0]!.track_counts !== 'on';
+  const before = await autovacuumWarnings(ds);
+  expect(before).toHaveLength(serverOff ? 1 : 0);
+  if (serverOff) expect(before[0]).toMatch(/^PostgreSQL autovacuum is off .*VACUUM ANALYZE messages, recipients/);
+  await ds.query('ALTER TABLE recipients SET (autovacuum_enabled = false)');
+  try {
+    const after = await autovacuumWarnings(ds);
+    expect(after.slice(before.length)).toEqual([
+      'autovacuum is disabled on table recipients (autovacuum_enabled = false): it will grow with dead rows; ALTER TABLE recipients RESET (autovacuum_enabled)',
+    ]);
+  } finally {
+    await ds.query('ALTER TABLE recipients RESET (autovacuum_enabled)');
+  }
+  expect(await autovacuumWarnings(ds)).toEqual(before);
+});
