@@ -13,11 +13,23 @@ describe('primitives', () => {
   });
 
   it('computes the same ECDH x-coordinate as OpenSSL', () => {
-    const a = createECDH('secp256k1');
-    a.generateKeys();
+    // many pairs, so that scalars with leading zero bytes come up (about 1 in 256 keys)
+    for (let i = 0; i < 400; i++) {
+      const a = createECDH('secp256k1');
+      a.generateKeys();
+      const b = createECDH('secp256k1');
+      b.generateKeys();
+      // OpenSSL drops a scalar's leading zero bytes; DIME stores it left-padded to 32 (DIGEST.md §1)
+      const scalar = a.getPrivateKey();
+      const privateKey = Buffer.concat([Buffer.alloc(32 - scalar.length), scalar]);
+      expect(secp256k1Ecdh(privateKey, b.getPublicKey(null, 'compressed'))).toEqual(a.computeSecret(b.getPublicKey()));
+    }
+  });
+
+  it('refuses a private scalar that is not 32 bytes rather than guessing its padding', () => {
     const b = createECDH('secp256k1');
     b.generateKeys();
-    expect(secp256k1Ecdh(a.getPrivateKey(), b.getPublicKey(null, 'compressed'))).toEqual(a.computeSecret(b.getPublicKey()));
+    expect(() => secp256k1Ecdh(Buffer.alloc(31, 1), b.getPublicKey(null, 'compressed'))).toThrow('a secp256k1 private key is 32 bytes (left-padded), got 31');
   });
 
   it('derives the libdime KEK layout (iv = h[0..15] ^ h[16..31], key = h[32..63])', () => {

@@ -113,6 +113,7 @@ export function secp256k1Ecdh(privateKey: Uint8Array, publicKey: Uint8Array): Bu
   assertBytes(privateKey, 'privateKey');
   assertBytes(publicKey, 'publicKey');
   if (publicKey.length !== SECP256K1_PUBLIC_LENGTH) throw new DimeError('BAD_KEY', 'not a valid compressed secp256k1 public key');
+  if (privateKey.length !== SECP256K1_PRIVATE_LENGTH) throw new DimeError('BAD_KEY', `a secp256k1 private key is ${SECP256K1_PRIVATE_LENGTH} bytes (left-padded), got ${privateKey.length}`);
   const out = Buffer.alloc(32);
   try {
     // libsecp256k1 parses (and so validates) the point itself: no separate publicKeyVerify pass.
