@@ -5,9 +5,10 @@
 // A write is open (create) and write, both synchronous (page cache only), then fsync of the file
 // and, at the same time, of its directory (the new entry), over a directory handle kept open and
 // shared by the writers in flight: one trip through the thread pool on the path to the 250 instead
-// of eight (temp file, rename, open/fsync/close of the directory). No temp file + rename is needed: a file only counts once its queue row exists, and
-// that row is inserted after this write resolved; a crash mid-write leaves a file no row names
-// (and the authenticated encryption refuses a torn one anyway).
+// of eight (temp file, rename, open/fsync/close of the directory). No temp file + rename is
+// needed: a file only counts once its queue row exists, and that row is inserted after this write
+// resolved; a crash mid-write leaves a file no row names (and the authenticated encryption refuses
+// a torn one anyway).
 // Recently written messages are also kept in memory for a while (SpoolOptions.recentBytes), so the
 // reads right after acceptance (policy check, delivery) cost no file system calls.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
@@ -123,7 +124,7 @@ export class SpoolService {
    * vanished since). The open is synchronous, as the write after it: both only touch the page
    * cache and take microseconds, while each trip through libuv's thread pool costs a turn of the
    * event loop, which under load is several milliseconds of the 250's wait (measured: the spool
-   * stage went from 9 to under 1 ms of mean accept latency with 10 senders). Only the fsyncs,
+   * stage went from 9 to 3 ms of mean accept latency with 10 senders). Only the fsyncs,
    * which wait for the disk, go to the thread pool.
    */
   private async createFile(dir: string, path: string): Promise<number> {
