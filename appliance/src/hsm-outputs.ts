@@ -7,7 +7,8 @@
 //    carries the Previous-POK chain fields (libs/dime signet-chain.ts);
 //  - dx-record.txt: `pok=` current POK then POKs in overlap, `tls=` by the current POK for every
 //    usable certificate;
-//  - openssl-pkcs11.cnf declaring libp11's pkcs11 engine (TLS with the HSM-held keys; holds the PIN, 0600).
+//  - openssl-pkcs11.cnf declaring libp11's pkcs11 engine (TLS with the HSM-held keys; no PIN: the
+//    process logs in through libs/hsm first).
 // Ed25519 is deterministic, so regenerating from an unchanged token gives identical bytes.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,7 +48,6 @@ export interface HsmOutputOptions {
   readonly outDir: string;
   readonly hostnames: readonly string[];
   readonly modulePath: string;
-  readonly pinFile: string;
   readonly enginePath: string;
   /** Certificate validity start (the rotation's own clock decides overlaps). */
   readonly now?: Date;

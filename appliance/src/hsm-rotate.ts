@@ -185,7 +185,6 @@ export async function runHsmRotate(options: HsmRotateOptions): Promise<HsmRotate
       outDir: options.outDir,
       hostnames,
       modulePath: options.modulePath,
-      pinFile: options.pinFile,
       enginePath: options.enginePath,
       ...(options.now ? { now: options.now } : {}),
     });

@@ -4,7 +4,7 @@
 // pkcs11js keystore first, as the gateway does, to prove both share the module in one process.
 // Prints {"port":N} on stdout once listening.
 import { readFileSync } from 'node:fs';
-import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyUri, createHsmSmtpServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, pkcs11KeyUri, createHsmSmtpServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const credentials: HsmTlsCredentials[] = (env['HSM_TLS_KEYS'] ?? '').split(',').filter(Boolean).map((pair) => {
     const [label, certFile] = pair.split('=');
     if (!label || !certFile) throw new Error(`bad HSM_TLS_KEYS entry ${pair}`);
-    return { keyUri: hsmTlsKeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
+    return { keyUri: pkcs11KeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
   });
   const server = createHsmSmtpServer({
     context: createHsmSecureContext(credentials),

@@ -4,7 +4,7 @@
 // Prints {"port":N} when listening.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsBaseOptions, hsmTlsKeyUri, hsmTlsServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsBaseOptions, pkcs11KeyUri, hsmTlsServer, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 
 const env = process.env;
 const answer = (socket: TLSSocket): void => void socket.end('x');
@@ -18,7 +18,7 @@ async function makeServer(): Promise<Server> {
   await keystore.pool.status();
   const credentials: HsmTlsCredentials[] = (env['HSM_TLS_KEYS'] ?? '').split(',').filter(Boolean).map((pair) => {
     const [label = '', certFile = ''] = pair.split('=');
-    return { keyUri: hsmTlsKeyUri(env['HSM_TOKEN_LABEL'] ?? '', label), cert: readFileSync(certFile) };
+    return { keyUri: pkcs11KeyUri(env['HSM_TOKEN_LABEL'] ?? '', label), cert: readFileSync(certFile) };
   });
   return hsmTlsServer(createHsmSecureContext(credentials), {}, answer);
 }

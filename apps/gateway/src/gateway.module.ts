@@ -26,8 +26,8 @@ import {
   HsmKeyRotation,
   HsmKeystore,
   HsmModule,
-  hsmTlsKeyUri,
   keyLabel,
+  pkcs11KeyUri,
   type HsmTlsCredentials,
 } from '@lib/hsm';
 import { AcceptanceError, AcceptanceService } from './acceptance/acceptance.service';
@@ -68,7 +68,7 @@ export async function hsmListenerTls(config: GatewayConfig, keystore: HsmKeystor
     if (!file) continue;
     const label = await currentTlsLabel(keystore, role);
     if (!(await keystore.hasObject(label, 'private'))) throw new Error(`the HSM token has no private key "${label}" for ${role} (run appliance/hsm-init.sh)`);
-    credentials.push({ keyUri: hsmTlsKeyUri(config.hsm.tokenLabel, label), cert: readFileSync(file) });
+    credentials.push({ keyUri: pkcs11KeyUri(config.hsm.tokenLabel, label), cert: readFileSync(file) });
   }
   try {
     return createHsmSecureContext(credentials);

@@ -332,7 +332,8 @@ export class QueueRepository {
     // a recipient named by two calls (two runs of one message's job) counts for the first only, and
     // so must its route: an UPDATE ... FROM that joins a row twice applies whichever match the plan
     // meets first, so only the first naming of each recipient is sent
-    const routes = [...new Map(items.flat().reverse().map((r) => [r.id, r] as const)).values()];
+    const named = new Set<string>();
+    const routes = items.flat().filter((r) => !named.has(r.id) && named.add(r.id));
     const rows: { id: string }[] = await this.hot(
       'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { HsmError, isSessionLost, toHsmError } from './hsm.error';
 import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature';
 import { ALL_HSM_KEY_ROLES, HSM_KEY_ROLES, keyLabel, parseKeyLabel } from './hsm-key-roles';
-import { hsmTlsBaseOptions, hsmTlsKeyUri, opensslHsmConfig, pkcs11KeyUri } from './hsm-tls';
+import { hsmTlsBaseOptions, opensslHsmConfig, pkcs11KeyUri } from './hsm-tls';
 
 describe('toHsmError', () => {
   const p11 = (ckr: number): Error => new pkcs11.Pkcs11Error(`X:${ckr}`, ckr, 'C_Test');
@@ -100,7 +100,7 @@ describe('key roles', () => {
 describe('TLS engine helpers', () => {
   it('percent-encodes labels in the RFC 7512 URI the engine loads the key by', () => {
     expect(pkcs11KeyUri('my token', 'a;b/c')).toBe('pkcs11:token=my%20token;object=a%3Bb%2Fc;type=private');
-    expect(hsmTlsKeyUri('gw', 'dime-tls-ecdsa.v1')).toBe('pkcs11:token=gw;object=dime-tls-ecdsa.v1;type=private');
+    expect(pkcs11KeyUri('gw', 'dime-tls-ecdsa.v1')).toBe('pkcs11:token=gw;object=dime-tls-ecdsa.v1;type=private');
   });
 
   it('allows TLS 1.2+ and forward-secret suites only', () => {

@@ -36,14 +36,9 @@ function encodeUriPart(value: string): string {
     .join('');
 }
 
-/** RFC 7512 URI of a private key object in the token. */
+/** RFC 7512 URI of a private key object in the token (the engine's privateKeyIdentifier). */
 export function pkcs11KeyUri(tokenLabel: string, objectLabel: string): string {
   return `pkcs11:token=${encodeUriPart(tokenLabel)};object=${encodeUriPart(objectLabel)};type=private`;
-}
-
-/** The engine's privateKeyIdentifier for the HSM-held TLS key with this label. */
-export function hsmTlsKeyUri(tokenLabel: string, keyLabel: string): string {
-  return pkcs11KeyUri(tokenLabel, keyLabel);
 }
 
 /** The engine id the OpenSSL config declares (opensslHsmConfig) and TLS contexts name. */
@@ -101,7 +96,7 @@ export function hsmTlsNodeFlags(opensslConfigPath: string): string[] {
 }
 
 export interface HsmTlsCredentials {
-  /** RFC 7512 URI of the token's private key (hsmTlsKeyUri): a name, not key material. */
+  /** RFC 7512 URI of the token's private key (pkcs11KeyUri): a name, not key material. */
   readonly keyUri: string;
   /** PEM certificate (chain) for that key. */
   readonly cert: string | Buffer;

@@ -46,7 +46,6 @@ export {
   HSM_TLS_ENGINE,
   HSM_TLS13_CIPHERSUITES,
   hsmTlsBaseOptions,
-  hsmTlsKeyUri,
   hsmTlsNodeFlags,
   hsmTlsServer,
   opensslHsmConfig,

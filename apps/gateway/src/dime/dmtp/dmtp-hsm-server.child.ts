@@ -1,11 +1,11 @@
 // Child process for dmtp-server-hsm.e2e-spec.ts: a DmtpServer whose TLS key stays in the HSM, with
-// its TLS context built exactly as the gateway's hsmListenerTls builds it (hsmTlsKeyUri +
+// its TLS context built exactly as the gateway's hsmListenerTls builds it (pkcs11KeyUri +
 // createHsmSecureContext, one context for the process). Must run with the HSM OpenSSL engine config (hsmTlsNodeFlags) and the HSM_*
 // environment; HSM_TLS_KEYS lists "keyLabel=certFile". Serves the org signet ORG_SIGNET_B64 for
 // DIME_DOMAIN over SGNT; refuses every message at the door (this process tests TLS and SGNT only).
 // Prints {"port":N} once listening.
 import { readFileSync } from 'node:fs';
-import { createHsmSecureContext, hsmConfigFromEnv, hsmTlsKeyUri, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
+import { createHsmSecureContext, hsmConfigFromEnv, pkcs11KeyUri, HsmKeystore, type HsmTlsCredentials } from '@lib/hsm';
 import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dmtp-server';
 
 async function main(): Promise<void> {
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const credentials: HsmTlsCredentials[] = (env['HSM_TLS_KEYS'] ?? '').split(',').filter(Boolean).map((pair) => {
     const [label, certFile] = pair.split('=');
     if (!label || !certFile) throw new Error(`bad HSM_TLS_KEYS entry ${pair}`);
-    return { keyUri: hsmTlsKeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
+    return { keyUri: pkcs11KeyUri(config.tokenLabel, label), cert: readFileSync(certFile) };
   });
   const domain = env['DIME_DOMAIN'] ?? '';
   const orgSignet = Buffer.from(env['ORG_SIGNET_B64'] ?? '', 'base64');
