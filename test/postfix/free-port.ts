@@ -18,7 +18,7 @@ const MIN_BAND = 2_000;
 function band(): [number, number] | undefined {
   let ephemeralLow = 32_768;
   try {
-    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     if (Number.isInteger(low) && low > 0) ephemeralLow = low;
   } catch {
     // not Linux: keep the IANA-style default
