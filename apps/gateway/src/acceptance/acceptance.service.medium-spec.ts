@@ -35,10 +35,15 @@ afterAll(async () => {
   rmSync(spoolDir, { recursive: true, force: true });
 });
 
-function service(recent: RecentlyAccepted, addProcess: (id: string) => Promise<void>): AcceptanceService {
+function service(recent: RecentlyAccepted, addProcess: (id: string) => Promise<void>, repository: QueueRepository = queue): AcceptanceService {
   const spool = new SpoolService(spoolDir, SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1));
   spools.push(spool);
-  return new AcceptanceService({ hostname: 'gw.example.test', queueLifetimeMs: 86_400_000, stageTimeoutMs: 10_000 }, spool, queue, { addProcess }, new GatewayMetrics(), createLogger({ level: 'silent' }), Date.now, recent);
+  return new AcceptanceService({ hostname: 'gw.example.test', queueLifetimeMs: 86_400_000, stageTimeoutMs: 10_000 }, spool, repository, { addProcess }, new GatewayMetrics(), createLogger({ level: 'silent' }), Date.now, recent);
+}
+
+/** The real repository, with insertAccepted replaced. */
+function withInsert(insertAccepted: QueueRepository['insertAccepted']): QueueRepository {
+  return new Proxy(queue, { get: (target, key) => (key === 'insertAccepted' ? insertAccepted : Reflect.get(target, key, target)) });
 }
 
 const request = (overrides: Partial<AcceptRequest> = {}): AcceptRequest => ({
@@ -87,6 +92,57 @@ describe('AcceptanceService and RecentlyAccepted', () => {
     const recent = new RecentlyAccepted();
     await expect(service(recent, async () => Promise.reject(new Error('redis down'))).accept(request())).rejects.toBeInstanceOf(AcceptanceError);
     expect(recent.size).toBe(0);
+  });
+
+  it('enqueues while the insert is on its way, and a job that starts at once waits for the committed rows', async () => {
+    const recent = new RecentlyAccepted();
+    let releaseInsert!: () => void;
+    const insertHeld = new Promise<void>((r) => (releaseInsert = r));
+    let jobSaw: Promise<unknown> | undefined;
+    let rowsWhenEnqueued: number | undefined;
+    const repository = withInsert(async (row, recipients) => {
+      await insertHeld;
+      return queue.insertAccepted(row, recipients);
+    });
+    const accepting = service(
+      recent,
+      async (id) => {
+        // the job starts as soon as it is enqueued, before the insert has committed
+        rowsWhenEnqueued = (await ds.query(`SELECT count(*)::int AS n FROM messages WHERE id = $1`, [id]))[0].n;
+        jobSaw = recent.settle(id);
+        releaseInsert();
+      },
+      repository,
+    ).accept(request());
+    const result = await accepting;
+    expect(rowsWhenEnqueued).toBe(0);
+    const seen = (await jobSaw) as { outcome: string; state: unknown };
+    expect(seen.outcome).toBe('accepted');
+    expect(seen.state).toEqual(await queue.findMessageWithRecipients(result.messageId));
+  });
+
+  it('a job that starts before a failed insert is told the acceptance failed, and nothing is left', async () => {
+    const recent = new RecentlyAccepted();
+    let jobSaw: Promise<unknown> | undefined;
+    let messageId = '';
+    const repository = withInsert(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('connection terminated');
+    });
+    const accepting = service(
+      recent,
+      async (id) => {
+        messageId = id;
+        jobSaw = recent.settle(id);
+      },
+      repository,
+    ).accept(request());
+    await expect(accepting).rejects.toMatchObject({ stage: 'database', code: 'FAILED' });
+    expect(await jobSaw).toEqual({ outcome: 'failed' });
+    expect(recent.size).toBe(0);
+    expect(await queue.findMessageWithRecipients(messageId)).toBeNull();
+    // a later job for the same id (a sweep) reads PostgreSQL again
+    expect(await recent.settle(messageId)).toEqual({ outcome: 'unknown' });
   });
 
   it('does not hand over an entry older than its age limit', () => {

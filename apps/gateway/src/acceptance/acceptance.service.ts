@@ -131,17 +131,35 @@ export class AcceptanceService {
       receivedAt,
       expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
     };
-    await this.stage(log, 'database', () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients)), () => this.takeBack(messageId));
-    this.recent?.remember({
-      message: { ...row, state: 'queued' },
+    const accepted = {
+      message: { ...row, state: 'queued' as const },
       // as findMessageWithRecipients returns them
       recipients: recipients
         .map((r) => ({ id: r.id, messageId, address: r.address, domain: r.domain, route: null, status: 'pending' as const, attempts: 0, nextAttemptAt: null, lastReply: null, delayNotifiedAt: null }))
         .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
-    });
-
-    // a job that still lands later finds no message (or an aborted one) and does nothing
-    await this.stage(log, 'enqueue', () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId)), () => this.takeBack(messageId));
+    };
+    const insert = () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients));
+    const enqueue = () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId));
+    const recent = this.recent;
+    if (!recent) {
+      await this.stage(log, 'database', insert, () => this.takeBack(messageId));
+      // a job that still lands later finds no message (or an aborted one) and does nothing
+      await this.stage(log, 'enqueue', enqueue, () => this.takeBack(messageId));
+    } else {
+      // The insert and the enqueue overlap, and the 250 waits for both. The job may therefore
+      // start before the rows exist: this process's job waits for the outcome here
+      // (RecentlyAccepted.settle), a job another process runs retries. A failure of either step
+      // takes both back, and the job of a failed acceptance does nothing.
+      const settle = recent.begin(messageId);
+      const [inserted, enqueued] = await Promise.allSettled([this.timed('database', insert), this.timed('enqueue', enqueue)]);
+      if (inserted.status === 'rejected' || enqueued.status === 'rejected') {
+        settle(false);
+        const failure = inserted.status === 'rejected' ? inserted.reason : (enqueued as PromiseRejectedResult).reason;
+        await this.fail(log, failure as AcceptanceError, () => this.takeBack(messageId));
+      }
+      recent.remember(accepted);
+      settle(true);
+    }
 
     const seconds = (this.clock() - req.dataEndedAt) / 1000;
     this.metrics.acceptLatency.observe({ listener: req.listener }, Math.max(0, seconds));
@@ -176,21 +194,34 @@ export class AcceptanceService {
     else await this.spool.remove(messageId);
   }
 
-  private async stage<T>(log: GatewayLogger, stage: AcceptanceStage, work: () => Promise<T>, undo: () => Promise<void>): Promise<T> {
+  /** Runs one stage and records its duration; any error becomes an AcceptanceError of that stage. */
+  private async timed<T>(stage: AcceptanceStage, work: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
     try {
       const result = await work();
       this.metrics.acceptStageDuration.observe({ stage }, Number(process.hrtime.bigint() - started) / 1e9);
       return result;
     } catch (error) {
-      const failure = error instanceof AcceptanceError ? error : new AcceptanceError(stage, 'FAILED', error instanceof Error ? error.message : String(error));
-      log.error({ stage, code: failure.code, err: failure.message }, 'acceptance failed; answering 451');
-      try {
-        await undo();
-      } catch (undoError) {
-        log.error({ stage, err: undoError instanceof Error ? undoError.message : String(undoError) }, 'could not undo a failed acceptance');
-      }
-      throw failure;
+      throw error instanceof AcceptanceError ? error : new AcceptanceError(stage, 'FAILED', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Logs the failure, undoes what was written, and throws it (the listener answers 451). */
+  private async fail(log: GatewayLogger, failure: AcceptanceError, undo: () => Promise<void>): Promise<never> {
+    log.error({ stage: failure.stage, code: failure.code, err: failure.message }, 'acceptance failed; answering 451');
+    try {
+      await undo();
+    } catch (undoError) {
+      log.error({ stage: failure.stage, err: undoError instanceof Error ? undoError.message : String(undoError) }, 'could not undo a failed acceptance');
+    }
+    throw failure;
+  }
+
+  private async stage<T>(log: GatewayLogger, stage: AcceptanceStage, work: () => Promise<T>, undo: () => Promise<void>): Promise<T> {
+    try {
+      return await this.timed(stage, work);
+    } catch (error) {
+      return this.fail(log, error as AcceptanceError, undo);
     }
   }
 }

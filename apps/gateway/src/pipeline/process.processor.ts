@@ -12,7 +12,15 @@ import { PipelineContext } from './pipeline-context';
 import { PipelineStepError } from './pipeline-step.error';
 import { SpoolError } from '../spool/spool.service';
 import type { RecipientBouncer } from './recipient-bouncer';
-import type { RecentlyAccepted } from './recently-accepted';
+import type { LocalAcceptance, RecentlyAccepted } from './recently-accepted';
+
+/** A `process` job found no message row while its acceptance (elsewhere) may still commit it. */
+export class MessageNotYetVisibleError extends Error {
+  override readonly name = 'MessageNotYetVisibleError';
+  constructor(readonly messageId: string) {
+    super(`message ${messageId} is not in PostgreSQL yet; its acceptance may still be committing`);
+  }
+}
 
 export class MessageProcessor {
   constructor(
@@ -24,11 +32,29 @@ export class MessageProcessor {
     private readonly clock: () => number = Date.now,
     /** What acceptance in this process just wrote (recently-accepted.ts): not read back. */
     private readonly recent?: RecentlyAccepted,
+    /**
+     * How long a job may find no message row before that means its acceptance failed: twice the
+     * longest an acceptance stage may take (gateway.module caps them at 30 s).
+     */
+    private readonly notYetVisibleMs = 60_000,
   ) {}
 
-  async process(messageId: string): Promise<void> {
-    const found = this.recent?.take(messageId) ?? (await this.queue.findMessageWithRecipients(messageId));
-    if (!found || found.message.state === 'done') return;
+  /**
+   * `enqueuedAt`: when the job was added. Acceptance adds it while its insert is still on the way,
+   * so a job that another gateway process picks up at once may find no row yet: while the job is
+   * younger than `notYetVisibleMs` that is retried (BullMQ backoff), after that it means the
+   * acceptance failed and the job has nothing to do.
+   */
+  async process(messageId: string, enqueuedAt?: number): Promise<void> {
+    const local: LocalAcceptance = this.recent ? await this.recent.settle(messageId) : { outcome: 'unknown' };
+    // this process's acceptance answered 451: its take-back owns the rows, nothing may be delivered
+    if (local.outcome === 'failed') return;
+    const found = local.outcome === 'accepted' ? local.state : await this.queue.findMessageWithRecipients(messageId);
+    if (!found) {
+      if (enqueuedAt !== undefined && this.clock() - enqueuedAt < this.notYetVisibleMs) throw new MessageNotYetVisibleError(messageId);
+      return;
+    }
+    if (found.message.state === 'done') return;
     const { message } = found;
     const pending = found.recipients.filter((r) => r.status === 'pending');
     if (pending.length === 0) return;
@@ -55,7 +81,7 @@ export class MessageProcessor {
     concurrency: number,
     locks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number } = { lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
   ): Worker<ProcessJob['data']> {
-    const worker = new Worker<ProcessJob['data']>(QUEUES.process, (job) => this.process(job.data.messageId), {
+    const worker = new Worker<ProcessJob['data']>(QUEUES.process, (job) => this.process(job.data.messageId, job.timestamp), {
       connection,
       prefix,
       concurrency,
