@@ -30,7 +30,7 @@ import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../test/gateway/dim
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../test/gateway/gateway-process';
 import { useTokenInThisProcess } from '../test/hsm/softhsm-token';
 import { freePort } from '../test/postfix/free-port';
-import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/process-group';
+import { machineBusyCpuSeconds, mainThreadCpuSeconds, mainThreadRunQueueSeconds, processCpuSeconds } from '../test/postfix/process-group';
 import { registerPeer } from '../test/postfix/process-registry';
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
@@ -86,6 +86,13 @@ export interface DimePathOptions {
 /** Per gateway, per message: calls and wall ms of each instrumented method (HsmKeystore.*, DnsDimeDirectory.*, Dime*.*). */
 export type CallStats = Record<string, { calls: number; errors: number; ms: number; errorMessages?: Record<string, number> }>;
 
+/** A gateway's main thread (the event loop) over a run: CPU per message, % of wall time busy and % runnable but waiting for a CPU. */
+export interface MainThreadUse {
+  readonly msPerMsg: number;
+  readonly busyPercent: number;
+  readonly runQueuePercent: number;
+}
+
 export interface DimeRunResult {
   sent: number;
   errors: number;
@@ -98,6 +105,8 @@ export interface DimeRunResult {
   /** First send at A -> last message counted by B's sink. */
   endToEndMsgPerSec: number;
   cpuMsPerMsg: { gatewayA: number; gatewayB: number; postgresA: number; postgresB: number; postgresShared: number; redis: number; sink: number; client: number };
+  /** Of cpuMsPerMsg.gatewayA/B, the main thread's (the event loop), and how busy it was (% of the run's wall time). */
+  mainThread: { a: MainThreadUse; b: MainThreadUse };
   /** CPU of the rest of the machine (other jobs), percent of all cores over the run. */
   otherCpuPercent: number;
   loadAverage1m: number;
@@ -363,6 +372,8 @@ class DimePathHarness {
     const machineBefore = machineBusyCpuSeconds();
     const sinkBefore = processCpuSeconds(this.sink.pid);
     const gwBefore = [processCpuSeconds(this.a.gateway!.pid), processCpuSeconds(this.b.gateway!.pid)];
+    const mainBefore = [mainThreadCpuSeconds(this.a.gateway!.pid), mainThreadCpuSeconds(this.b.gateway!.pid)];
+    const queuedBefore = [mainThreadRunQueueSeconds(this.a.gateway!.pid), mainThreadRunQueueSeconds(this.b.gateway!.pid)];
     const clientBefore = process.cpuUsage();
     const run = await runSmtpLoad({ ...load, messages });
     await this.sink.waitForCount(before + run.sent, 600_000);
@@ -371,6 +382,9 @@ class DimePathHarness {
     const load1m = loadavg()[0] ?? Number.NaN;
     await this.settle();
     const gwCpu = [processCpuSeconds(this.a.gateway!.pid) - gwBefore[0]!, processCpuSeconds(this.b.gateway!.pid) - gwBefore[1]!];
+    const mainCpu = [mainThreadCpuSeconds(this.a.gateway!.pid) - mainBefore[0]!, mainThreadCpuSeconds(this.b.gateway!.pid) - mainBefore[1]!];
+    const mainQueued = [mainThreadRunQueueSeconds(this.a.gateway!.pid) - queuedBefore[0]!, mainThreadRunQueueSeconds(this.b.gateway!.pid) - queuedBefore[1]!];
+    const measuredS = Number(process.hrtime.bigint() - run.startNs) / 1e9;
     const servicesA = samplerA.stop();
     const servicesB = samplerB.stop();
     const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
@@ -406,6 +420,10 @@ class DimePathHarness {
         redis: perMsg(redisCpu),
         sink: perMsg(sinkCpu),
         client: perMsg(clientCpu),
+      },
+      mainThread: {
+        a: { msPerMsg: perMsg(mainCpu[0]!), busyPercent: (100 * mainCpu[0]!) / measuredS, runQueuePercent: (100 * mainQueued[0]!) / measuredS },
+        b: { msPerMsg: perMsg(mainCpu[1]!), busyPercent: (100 * mainCpu[1]!) / measuredS, runQueuePercent: (100 * mainQueued[1]!) / measuredS },
       },
       otherCpuPercent: (100 * Math.max(0, machineCpu - ours)) / (elapsed * cpus().length),
       loadAverage1m: load1m,
@@ -646,6 +664,21 @@ export function printDimePathReport(report: DimePathReport): void {
       const k = (f: keyof DimeRunResult['cpuMsPerMsg']) => m((r) => r.cpuMsPerMsg[f]);
       return [cellName(c.cell), k('gatewayA'), k('gatewayB'), k('postgresA'), k('postgresB'), k('postgresShared'), k('redis'), k('sink'), k('client'), m((r) => Object.values(r.cpuMsPerMsg).reduce((s, x) => s + x, 0)), m((r) => r.otherCpuPercent)];
     }),
+  );
+  printTable(
+    "Gateway CPU ms per message by thread: the main thread (the event loop) and the others (V8's GC and compiler threads, libuv's pool: HSM calls, fsyncs); busy % = the main thread's CPU over the run's wall time, waiting % = runnable but waiting for a CPU (the rest, the loop was idle)",
+    ['cell', 'A main', 'A others', 'A busy %', 'A waiting %', 'B main', 'B others', 'B busy %', 'B waiting %'],
+    rows.map(({ c, m }) => [
+      cellName(c.cell),
+      m((r) => r.mainThread.a.msPerMsg),
+      m((r) => r.cpuMsPerMsg.gatewayA - r.mainThread.a.msPerMsg),
+      m((r) => r.mainThread.a.busyPercent),
+      m((r) => r.mainThread.a.runQueuePercent),
+      m((r) => r.mainThread.b.msPerMsg),
+      m((r) => r.cpuMsPerMsg.gatewayB - r.mainThread.b.msPerMsg),
+      m((r) => r.mainThread.b.busyPercent),
+      m((r) => r.mainThread.b.runQueuePercent),
+    ]),
   );
   const names = [...new Set(rows.flatMap(({ c }) => c.dime.flatMap((r) => [...Object.keys(r.perMessage.a).map((n) => `A ${n}`), ...Object.keys(r.perMessage.b).map((n) => `B ${n}`)])))].sort();
   printTable(

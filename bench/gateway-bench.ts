@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
 import { printDimePathReport, runDimePath, writeDimePathResults } from './dime-path';
-import { machineBusyCpuSeconds, processCpuSeconds } from '../test/postfix/process-group';
+import { machineBusyCpuSeconds, mainThreadCpuSeconds, mainThreadRunQueueSeconds, processCpuSeconds } from '../test/postfix/process-group';
 import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
@@ -104,6 +104,12 @@ export interface GatewayRunResult {
   acceptMaxMs: number;
   endToEndMsgPerSec: number;
   gatewayCpuMsPerMsg: number;
+  /** Of gatewayCpuMsPerMsg, the main thread's (the event loop); the rest is V8's GC and compiler threads and libuv's pool. */
+  gatewayMainThreadMsPerMsg: number;
+  /** The gateway's main thread CPU over the run's wall time (100 = the event loop never waited). */
+  gatewayMainThreadBusyPercent: number;
+  /** Of the run's wall time, how long the main thread was runnable but waiting for a CPU (the machine, not the loop, held it). */
+  gatewayMainThreadRunQueuePercent: number;
   postgresCpuMsPerMsg: number;
   /** WAL writer, checkpointer, other databases: shared with other jobs, indicative only. */
   postgresSharedCpuMsPerMsg: number;
@@ -197,6 +203,8 @@ export class GatewayBench {
     const machineBefore = machineBusyCpuSeconds();
     const sinkBefore = processCpuSeconds(this.sink.pid);
     const gwBefore = processCpuSeconds(this.gateway.pid);
+    const mainBefore = mainThreadCpuSeconds(this.gateway.pid);
+    const queuedBefore = mainThreadRunQueueSeconds(this.gateway.pid);
     const clientBefore = process.cpuUsage();
     const run = await runSmtpLoad({ ...load, messages });
     await this.sink.waitForCount(before + run.sent, 300_000);
@@ -204,6 +212,9 @@ export class GatewayBench {
     const client = process.cpuUsage(clientBefore);
     await this.settle();
     const gwCpu = processCpuSeconds(this.gateway.pid) - gwBefore;
+    const mainCpu = mainThreadCpuSeconds(this.gateway.pid) - mainBefore;
+    const mainQueued = mainThreadRunQueueSeconds(this.gateway.pid) - queuedBefore;
+    const measuredS = Number(process.hrtime.bigint() - run.startNs) / 1e9;
     const services = sampler.stop();
     const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
     const machineCpu = machineBusyCpuSeconds() - machineBefore;
@@ -231,6 +242,9 @@ export class GatewayBench {
       acceptMaxMs: run.acceptMs[run.acceptMs.length - 1] ?? Number.NaN,
       endToEndMsgPerSec: run.sent / endToEndSeconds,
       gatewayCpuMsPerMsg: perMsg(gwCpu),
+      gatewayMainThreadMsPerMsg: perMsg(mainCpu),
+      gatewayMainThreadBusyPercent: (100 * mainCpu) / measuredS,
+      gatewayMainThreadRunQueuePercent: (100 * mainQueued) / measuredS,
       postgresCpuMsPerMsg: perMsg(pgCpu),
       postgresSharedCpuMsPerMsg: perMsg(pgShared),
       redisCpuMsPerMsg: perMsg(redisCpu),
@@ -332,6 +346,9 @@ async function main(): Promise<void> {
         acceptP99Ms: m(g, 'acceptP99Ms'),
         acceptP99SpreadPercent: spread(g.map((r) => r.acceptP99Ms)),
         gatewayCpuMsPerMsg: m(g, 'gatewayCpuMsPerMsg'),
+        gatewayMainThreadMsPerMsg: m(g, 'gatewayMainThreadMsPerMsg'),
+        gatewayMainThreadBusyPercent: m(g, 'gatewayMainThreadBusyPercent'),
+        gatewayMainThreadRunQueuePercent: m(g, 'gatewayMainThreadRunQueuePercent'),
         postgresCpuMsPerMsg: m(g, 'postgresCpuMsPerMsg'),
         postgresSharedCpuMsPerMsg: m(g, 'postgresSharedCpuMsPerMsg'),
         redisCpuMsPerMsg: m(g, 'redisCpuMsPerMsg'),
@@ -374,6 +391,18 @@ async function main(): Promise<void> {
       r.gateway.endToEndMsgPerSec / r.postfix.endToEndMsgPerSec,
       r.gateway.acceptP99Ms / r.postfix.acceptP99Ms,
       (r.gateway.gatewayCpuMsPerMsg + r.gateway.postgresCpuMsPerMsg + r.gateway.redisCpuMsPerMsg) / r.postfix.postfixCpuMsPerMsg,
+    ]),
+  );
+  printTable(
+    "Gateway CPU ms per message by thread: the main thread (the event loop) and the others (V8's GC and compiler threads, libuv's pool: fsyncs); busy % = the main thread's CPU over the run's wall time; waiting % = runnable but waiting for a CPU; the rest the loop was idle",
+    ['senders', 'connections', 'main thread', 'other threads', 'main thread busy %', 'waiting for a CPU %'],
+    rows.map((r) => [
+      String(r.concurrency),
+      r.reuseConnections ? 'reused' : 'one per msg',
+      r.gateway.gatewayMainThreadMsPerMsg,
+      r.gateway.gatewayCpuMsPerMsg - r.gateway.gatewayMainThreadMsPerMsg,
+      r.gateway.gatewayMainThreadBusyPercent,
+      r.gateway.gatewayMainThreadRunQueuePercent,
     ]),
   );
   // where the gateway's time goes: its own histograms, last round of each cell

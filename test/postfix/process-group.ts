@@ -66,12 +66,38 @@ export function groupCpuSeconds(pgid: number): number {
   return ticks / 100;
 }
 
-/** CPU seconds (user + system) of one process, 0 once it is gone. */
-export function processCpuSeconds(pid: number): number {
+/** user + system CPU seconds from a /proc stat file (a process's or a thread's), 0 once it is gone. */
+function statCpuSeconds(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(path, 'latin1');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) of one process, all its threads, 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds of a process's main thread only (for node: the event loop; the rest is V8's GC and
+ * compiler threads and libuv's pool), 0 once it is gone.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/**
+ * Seconds a process's main thread has spent runnable but waiting for a CPU (the scheduler's run
+ * queue, /proc/.../schedstat), 0 once it is gone or where the kernel does not keep it.
+ */
+export function mainThreadRunQueueSeconds(pid: number): number {
+  try {
+    const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').trim().split(/\s+/);
+    return Number(waitNs ?? 0) / 1e9;
   } catch {
     return 0;
   }
