@@ -105,7 +105,7 @@ export interface DimeRunResult {
   /** First send at A -> last message counted by B's sink. */
   endToEndMsgPerSec: number;
   cpuMsPerMsg: { gatewayA: number; gatewayB: number; postgresA: number; postgresB: number; postgresShared: number; redis: number; sink: number; client: number };
-  /** Of cpuMsPerMsg.gatewayA/B, the main thread's (the event loop), and how busy it was (% of the run's wall time). */
+  /** Of cpuMsPerMsg.gatewayA/B, the main thread's (the event loop), how busy it was and how long it waited for a CPU (% of the run's wall time). */
   mainThread: { a: MainThreadUse; b: MainThreadUse };
   /** CPU of the rest of the machine (other jobs), percent of all cores over the run. */
   otherCpuPercent: number;

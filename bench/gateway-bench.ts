@@ -106,7 +106,7 @@ export interface GatewayRunResult {
   gatewayCpuMsPerMsg: number;
   /** Of gatewayCpuMsPerMsg, the main thread's (the event loop); the rest is V8's GC and compiler threads and libuv's pool. */
   gatewayMainThreadMsPerMsg: number;
-  /** The gateway's main thread CPU over the run's wall time (100 = the event loop never waited). */
+  /** The gateway's main thread CPU over the run's wall time (100 = never idle and never waiting for a CPU). */
   gatewayMainThreadBusyPercent: number;
   /** Of the run's wall time, how long the main thread was runnable but waiting for a CPU (the machine, not the loop, held it). */
   gatewayMainThreadRunQueuePercent: number;
