@@ -5,7 +5,7 @@
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
-import { HOT_SESSION_OPTIONS } from './hot-query';
+import { HOT_SESSION_OPTIONS, RECIPIENT_OPEN } from './hot-query';
 import { StatementCoalescer } from './statement-coalescer';
 
 // Synchronous commit stays on (the server default), on purpose. If the gateway dies after sending
@@ -19,13 +19,12 @@ import { StatementCoalescer } from './statement-coalescer';
 // asynchronous commits.
 //
 // Every 2xx recorded since the last UPDATE left, in one (group commit, statement-coalescer.ts):
-// one row per recipient, each with its own reply and time. "Still open" is written as NOT IN the
-// final statuses so that the rows are found by key, not through the partial index recipients_due
-// (RECIPIENT_OPEN in queue.repository.ts).
+// one row per recipient, each with its own reply and time. "Still open" is RECIPIENT_OPEN, so that
+// the rows are found by key, not through the partial index recipients_due (hot-query.ts).
 const MARK_DELIVERED = `UPDATE recipients AS r
     SET status = 'delivered', last_reply = v.reply, delivered_at = v.at, attempts = r.attempts + 1, next_attempt_at = NULL
    FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, reply, at)
-  WHERE r.id = v.id AND r.status NOT IN ('delivered', 'bounced')`;
+  WHERE r.id = v.id AND r.${RECIPIENT_OPEN}`;
 
 interface Delivered {
   readonly ids: readonly string[];

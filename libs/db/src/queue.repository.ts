@@ -3,7 +3,7 @@
 import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
-import { hotQuery } from './hot-query';
+import { hotQuery, MESSAGE_OPEN, RECIPIENT_OPEN, RECIPIENT_PENDING } from './hot-query';
 import { StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
@@ -52,19 +52,6 @@ export interface QueuedRecipient {
   lastReply: string | null;
   delayNotifiedAt: Date | null;
 }
-
-
-// Statements that find their rows by key test "still open" with these instead of `status IN
-// ('pending', 'queued', 'deferred')` and `state = 'queued'`. The sets are the same (both columns
-// are NOT NULL with a CHECK of their values), but PostgreSQL cannot match these forms to the
-// partial indexes recipients_due and messages_queued, so it looks the rows up by key. Matched, it
-// chose a BitmapAnd of the key index with the whole partial index, which it believed small: on a
-// busy queue that index holds every open row plus, until a vacuum, a dead entry per status change
-// (280 million index entries read in one 15,000-message benchmark run with autovacuum off).
-const RECIPIENT_OPEN = `status NOT IN ('delivered', 'bounced')`;
-/** status = 'pending', by key (as RECIPIENT_OPEN). */
-const RECIPIENT_PENDING = `status NOT IN ('queued', 'deferred', 'delivered', 'bounced')`;
-const MESSAGE_OPEN = `state <> 'done'`;
 
 const MESSAGE_COLUMNS =
   'id, queue_id, direction, format, mail_from, size, sha256, spool_key_id, header_message_id, client_address, client_helo, auth_user, received_at, expires_at, state';

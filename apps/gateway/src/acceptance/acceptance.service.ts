@@ -131,13 +131,6 @@ export class AcceptanceService {
       receivedAt,
       expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
     };
-    const accepted = {
-      message: { ...row, state: 'queued' as const },
-      // as findMessageWithRecipients returns them
-      recipients: recipients
-        .map((r) => ({ id: r.id, messageId, address: r.address, domain: r.domain, route: null, status: 'pending' as const, attempts: 0, nextAttemptAt: null, lastReply: null, delayNotifiedAt: null }))
-        .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
-    };
     const insert = () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients));
     const enqueue = () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId));
     const recent = this.recent;
@@ -157,7 +150,13 @@ export class AcceptanceService {
         const failure = inserted.status === 'rejected' ? inserted.reason : (enqueued as PromiseRejectedResult).reason;
         await this.fail(log, failure as AcceptanceError, () => this.takeBack(messageId));
       }
-      recent.remember(accepted);
+      recent.remember({
+        message: { ...row, state: 'queued' },
+        // as findMessageWithRecipients returns them
+        recipients: recipients
+          .map((r) => ({ id: r.id, messageId, address: r.address, domain: r.domain, route: null, status: 'pending' as const, attempts: 0, nextAttemptAt: null, lastReply: null, delayNotifiedAt: null }))
+          .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+      });
       settle(true);
     }
 
