@@ -5,7 +5,9 @@
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
-import { HOT_SESSION_OPTIONS, RECIPIENT_OPEN } from './hot-query';
+import { HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
+import { groupFinished, type DeliveredMarker, type FinishedGroups } from './queue.repository';
+import type { RecipientRoute } from './entities/recipient.entity';
 import { StatementCoalescer } from './statement-coalescer';
 
 // Synchronous commit stays on (the server default), on purpose. If the gateway dies after sending
@@ -26,7 +28,26 @@ const MARK_DELIVERED = `UPDATE recipients AS r
    FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, reply, at)
   WHERE r.id = v.id AND r.${RECIPIENT_OPEN}`;
 
+// The same marks, and in the same statement the finish of every message they complete (what
+// QueueRepository.finishMessageReturningGroups does next otherwise): for most messages, one
+// recipient domain delivered in one transaction, that is one statement and one commit less. All
+// parts of a statement see one snapshot, taken before the marks: a recipient of this batch counts
+// as final here, any other must already be final in the snapshot. Final states never go back, so a
+// message finished here is complete; one whose other recipients are marked by a concurrent
+// statement may be finished by neither, and the caller then runs the separate finish, after its
+// own marks committed (as before). The last SELECT returns the finished messages' groups.
+const MARK_DELIVERED_FINISHING = `WITH d AS (${MARK_DELIVERED}
+  RETURNING r.message_id),
+f AS (
+  UPDATE messages AS m SET state = 'done'
+   WHERE m.id IN (SELECT message_id FROM d) AND m.${MESSAGE_OPEN}
+     AND NOT EXISTS (SELECT 1 FROM recipients x WHERE x.message_id = m.id AND x.${RECIPIENT_OPEN} AND x.id <> ALL($1::uuid[]))
+  RETURNING m.id)
+SELECT DISTINCT f.id, g.route, g.domain FROM f LEFT JOIN recipients g ON g.message_id = f.id`;
+
 interface Delivered {
+  /** The message of every recipient in `ids`. */
+  readonly messageId: string;
   readonly ids: readonly string[];
   readonly reply: string;
   readonly at: Date;
@@ -43,10 +64,10 @@ export interface DeliveredRecorderOptions {
   readonly maxInFlight?: number;
 }
 
-export class DeliveredRecorder {
+export class DeliveredRecorder implements DeliveredMarker {
   private readonly pool: Pool;
   private closed: Promise<void> | undefined;
-  private readonly marks: StatementCoalescer<Delivered, void>;
+  private readonly marks: StatementCoalescer<Delivered, FinishedGroups>;
 
   constructor(config: DbConfig, options: DeliveredRecorderOptions) {
     const size = Math.max(1, options.size);
@@ -69,12 +90,23 @@ export class DeliveredRecorder {
     });
     // a pooled connection lost while idle (server restart) is dropped by the pool; not fatal
     this.pool.on('error', () => undefined);
-    this.marks = new StatementCoalescer<Delivered, void>(
+    this.marks = new StatementCoalescer<Delivered, FinishedGroups>(
       async (items) => {
         const rows = items.flatMap((d) => d.ids.map((id) => ({ id, reply: d.reply, at: d.at })));
         // a named statement: parsed and planned once per connection
-        await this.pool.query({ name: 'dr_mark_delivered', text: MARK_DELIVERED, values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)] });
-        return items.map(() => undefined);
+        const result = await this.pool.query<{ id: string; route: RecipientRoute | null; domain: string | null }>({
+          name: 'dr_mark_delivered_finishing',
+          text: MARK_DELIVERED_FINISHING,
+          values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)],
+        });
+        const groups = groupFinished(result.rows);
+        // a message named by two items (two transactions of it ending at once): the first gets its groups
+        return items.map((d) => {
+          const found = groups.get(d.messageId);
+          if (!found) return null;
+          groups.delete(d.messageId);
+          return found;
+        });
       },
       { maxInFlight: options.maxInFlight ?? Math.max(1, Math.floor(size / 2)), maxBatch: 256 },
     );
@@ -90,10 +122,10 @@ export class DeliveredRecorder {
     }
   }
 
-  /** Same effect as QueueRepository.markDelivered: open recipients among `ids` become delivered. */
-  async markDelivered(ids: readonly string[], reply: string, at: Date): Promise<void> {
-    if (ids.length === 0) return;
-    await this.marks.submit({ ids: [...ids], reply, at });
+  /** DeliveredMarker in one statement (see MARK_DELIVERED_FINISHING). */
+  async markDeliveredAndFinish(messageId: string, ids: readonly string[], reply: string, at: Date): Promise<FinishedGroups> {
+    if (ids.length === 0) return null;
+    return this.marks.submit({ messageId, ids: [...ids], reply, at });
   }
 
   close(): Promise<void> {

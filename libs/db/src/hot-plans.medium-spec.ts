@@ -76,7 +76,7 @@ it('finds the rows of every statement on a message path by key', async () => {
   capture((ds.driver as unknown as { master: Pool }).master);
   capture((recorder as unknown as { pool: Pool }).pool);
   const now = new Date();
-  const lifecycle = async (recipients: number, end: (ids: string[]) => Promise<void>): Promise<string> => {
+  const lifecycle = async (recipients: number, end: (ids: string[], id: string) => Promise<void>): Promise<string> => {
     const id = randomUUID();
     const ids = Array.from({ length: recipients }, () => randomUUID());
     await queue.insertAccepted(
@@ -87,21 +87,23 @@ it('finds the rows of every statement on a message path by key', async () => {
     await queue.findMessage(id);
     await queue.findRecipientsOfMessage(id);
     await queue.routeRecipients(ids.map((r) => ({ id: r, route: 'remote' as const })));
-    await end(ids);
+    await end(ids, id);
     await queue.finishMessageReturningGroups(id);
     await queue.finishMessageIfComplete(id);
     return id;
   };
-  await lifecycle(2, async (ids) => {
+  await lifecycle(2, async (ids, id) => {
     await queue.markDeferred(ids, '451 later', new Date(now.getTime() + 60_000));
-    await recorder.markDelivered([ids[0]!], '250 ok', now);
+    await recorder.markDeliveredAndFinish(id, [ids[0]!], '250 ok', now);
     await queue.markDelivered([ids[1]!], '250 ok', now);
   });
+  // the mark that completes the message finishes it in the same statement
+  await lifecycle(1, (ids, id) => recorder.markDeliveredAndFinish(id, ids, '250 ok', now).then(() => undefined));
   await lifecycle(3, (ids) => queue.markBounced(ids, '550 no', now));
   await queue.removeUnprocessed(await lifecycle(1, async () => undefined));
 
   const names = new Set(captured.map((c) => c.name));
-  for (const expected of ['dq_insert_accepted_batch', 'dq_route_recipients_returning', 'dq_mark_deferred', 'dq_mark_delivered', 'dq_mark_bounced', 'dr_mark_delivered', 'dq_finish_groups_batch', 'dq_finish', 'dq_remove_unprocessed']) {
+  for (const expected of ['dq_insert_accepted_batch', 'dq_route_recipients_returning', 'dq_mark_deferred', 'dq_mark_delivered', 'dq_mark_bounced', 'dr_mark_delivered_finishing', 'dq_finish_groups_batch', 'dq_finish', 'dq_remove_unprocessed']) {
     expect(names).toContain(expected);
   }
   const explainer = (ds.driver as unknown as { master: Pool }).master;

@@ -12,6 +12,8 @@ export {
   QueueRepository,
   type AcceptedMessage,
   type AcceptedRecipient,
+  type DeliveredMarker,
+  type FinishedGroups,
   type QueuedMessage,
   type QueuedRecipient,
 } from './queue.repository';

@@ -173,9 +173,34 @@ const INSERT_ACCEPTED = (() => {
 })();
 
 type RouteItem = readonly { id: string; route: RecipientRoute }[];
-type FinishedGroups = { route: RecipientRoute | null; domain: string }[] | null;
+/**
+ * What finishing a message returns: its recipients' distinct (route, domain) groups (what the spool
+ * clean-up needs) when that call finished it, null when it did not.
+ */
+export type FinishedGroups = { route: RecipientRoute | null; domain: string }[] | null;
 
-export class QueueRepository {
+/** Records a 2xx for recipients of one message and finishes the message when that made it complete. */
+export interface DeliveredMarker {
+  /**
+   * Open recipients among `ids` (all of message `messageId`) become delivered; if no recipient of
+   * the message is still open then, it is marked done as well and its groups are returned (null:
+   * not finished by this call, e.g. other recipients are open, or another call finished it).
+   */
+  markDeliveredAndFinish(messageId: string, ids: readonly string[], reply: string, at: Date): Promise<FinishedGroups>;
+}
+
+/** Groups the rows of a finishing statement (id, route, domain) by message id. */
+export function groupFinished(rows: readonly { id: string; route: RecipientRoute | null; domain: string | null }[]): Map<string, { route: RecipientRoute | null; domain: string }[]> {
+  const groups = new Map<string, { route: RecipientRoute | null; domain: string }[]>();
+  for (const r of rows) {
+    let list = groups.get(r.id);
+    if (!list) groups.set(r.id, (list = []));
+    if (r.domain !== null) list.push({ route: r.route, domain: r.domain });
+  }
+  return groups;
+}
+
+export class QueueRepository implements DeliveredMarker {
   private readonly inserts: StatementCoalescer<AcceptedInsert, void>;
   private readonly routes: StatementCoalescer<RouteItem, string[]>;
   private readonly finishes: StatementCoalescer<string, FinishedGroups>;
@@ -343,6 +368,12 @@ export class QueueRepository {
     );
   }
 
+  /** DeliveredMarker in two statements (the DeliveredRecorder does it in one). */
+  async markDeliveredAndFinish(messageId: string, ids: readonly string[], reply: string, at: Date): Promise<FinishedGroups> {
+    await this.markDelivered(ids, reply, at);
+    return this.finishMessageReturningGroups(messageId);
+  }
+
   async markDeferred(ids: readonly string[], reply: string, nextAttemptAt: Date): Promise<void> {
     if (ids.length === 0) return;
     await this.hot(
@@ -401,12 +432,7 @@ export class QueueRepository {
        SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
       [[...ids]],
     );
-    const groups = new Map<string, { route: RecipientRoute | null; domain: string }[]>();
-    for (const r of rows) {
-      let list = groups.get(r.id);
-      if (!list) groups.set(r.id, (list = []));
-      if (r.domain !== null) list.push({ route: r.route, domain: r.domain });
-    }
+    const groups = groupFinished(rows);
     // a message named twice (two deliveries ending at once) was finished by one call: the first
     return ids.map((id) => {
       const found = groups.get(id);

@@ -44,10 +44,14 @@ const bob: QueuedRecipient = {
 };
 const job = { messageId: message.id, route: 'remote' as const, domain: 'remote.test', attempt: 1, variant: false };
 
-function harness() {
+const GROUPS = [{ route: 'remote' as const, domain: 'remote.test' }];
+
+function harness(options: { finishes?: boolean; failAfter2xx?: boolean } = {}) {
   // the database: bob is delivered once an attempt recorded it
   let bobRow: QueuedRecipient = { ...bob };
   const reads: string[] = [];
+  const finishChecks: string[] = [];
+  const removed: unknown[] = [];
   const sends: string[][] = [];
   let hold: Promise<void> = Promise.resolve();
   const queue = {
@@ -60,22 +64,32 @@ function harness() {
   const service = new DeliveryService({
     config,
     queue,
-    recorder: { markDelivered: async () => void (bobRow = { ...bobRow, status: 'delivered', attempts: 1 }) },
+    recorder: {
+      markDeliveredAndFinish: async () => {
+        bobRow = { ...bobRow, status: 'delivered', attempts: 1 };
+        // the statement finished the message (no other recipient open) or it did not
+        return options.finishes ? GROUPS : null;
+      },
+    },
     policies: { findTlsPolicy: async () => null } as Pick<DomainPolicyRepository, 'findTlsPolicy'>,
     bodies: { readForDelivery: async () => Buffer.from('Subject: x\r\n\r\nbody\r\n') } as unknown as MessageBodyStore,
     resolver: { resolve: async () => ({ kind: 'hops', hops: [{ host: '127.0.0.1', port: 25, name: 'mx.remote.test' }] }) } as unknown as NextHopResolver,
     queues: { addDeliver: async () => undefined } as unknown as GatewayQueues,
     dsn: {} as DsnService,
-    finisher: { finishIfComplete: async () => true } as unknown as MessageFinisher,
+    finisher: {
+      finishIfComplete: async (m: QueuedMessage) => void finishChecks.push(m.id),
+      removeFiles: async (m: QueuedMessage, groups: unknown) => void removed.push([m.id, groups]),
+    } as unknown as MessageFinisher,
     logger: createLogger({ level: 'silent' }),
     send: async (req: SmtpTransactionRequest): Promise<SmtpTransactionResult> => {
       sends.push([...req.recipients]);
       await hold;
       await req.onAccepted(req.recipients, '250 2.0.0 ok');
+      if (options.failAfter2xx) throw new Error('connection lost after the 2xx');
       return { kind: 'completed', secure: true, outcomes: req.recipients.map((address) => ({ address, code: 250, reply: '250 2.0.0 ok' })) };
     },
   });
-  return { service, reads, sends, holdUntil: (p: Promise<void>) => (hold = p) };
+  return { service, reads, sends, finishChecks, removed, holdUntil: (p: Promise<void>) => (hold = p) };
 }
 
 describe('DeliveryService.deliver with the routed group', () => {
@@ -98,5 +112,27 @@ describe('DeliveryService.deliver with the routed group', () => {
     await Promise.all([first, direct]);
     expect(h.sends).toEqual([['bob@remote.test']]);
     expect(h.reads).toHaveLength(2);
+  });
+});
+
+describe('DeliveryService: the 2xx that completes a message finishes it', () => {
+  it('runs no separate finish and removes the spool files with the groups the mark returned', async () => {
+    const h = harness({ finishes: true });
+    await h.service.deliver(job, { message, recipients: [bob] });
+    expect(h.finishChecks).toEqual([]);
+    expect(h.removed).toEqual([[message.id, GROUPS]]);
+  });
+
+  it('runs the separate finish when the mark left the message open', async () => {
+    const h = harness({ finishes: false });
+    await h.service.deliver(job, { message, recipients: [bob] });
+    expect(h.finishChecks).toEqual([message.id]);
+    expect(h.removed).toEqual([]);
+  });
+
+  it('removes the files of a message its 2xx finished even when the attempt fails afterwards', async () => {
+    const h = harness({ finishes: true, failAfter2xx: true });
+    await expect(h.service.deliver(job, { message, recipients: [bob] })).rejects.toThrow('connection lost after the 2xx');
+    expect(h.removed).toEqual([[message.id, GROUPS]]);
   });
 });

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import type { DomainPolicyRepository, QueuedMessage, QueuedRecipient, QueueRepository, TlsPolicy } from '@lib/db';
+import type { DeliveredMarker, DomainPolicyRepository, FinishedGroups, QueuedMessage, QueuedRecipient, QueueRepository, TlsPolicy } from '@lib/db';
 import { QUEUES, type DeliverJob } from '@lib/jobs';
 import type { GatewayConfig } from '../gateway.config';
 import type { GatewayLogger } from '../observability/logger';
@@ -36,10 +36,11 @@ export interface DeliveryServiceDeps {
   readonly config: GatewayConfig;
   readonly queue: QueueRepository;
   /**
-   * Records 2xx replies; default `queue`. The gateway passes a DeliveredRecorder (a warm pool of
-   * its own), so that no pool wait stands between the next hop's 2xx and the UPDATE.
+   * Records 2xx replies, and finishes a message they complete; default `queue`. The gateway passes
+   * a DeliveredRecorder (a warm pool of its own, one statement for both), so that no pool wait
+   * stands between the next hop's 2xx and the UPDATE.
    */
-  readonly recorder?: Pick<QueueRepository, 'markDelivered'> | undefined;
+  readonly recorder?: DeliveredMarker | undefined;
   /** The per-domain TLS policy (DomainPolicyCache in the gateway). */
   readonly policies: Pick<DomainPolicyRepository, 'findTlsPolicy'>;
   readonly bodies: MessageBodyStore;
@@ -55,6 +56,11 @@ export interface DeliveryServiceDeps {
   readonly dmtp?: DmtpDelivery | undefined;
   /** The SMTP engine (tests may wrap it). */
   readonly send?: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
+}
+
+/** Set when a 2xx of this attempt finished the message (DeliveredMarker): its spool groups. */
+interface FinishedHere {
+  groups: FinishedGroups;
 }
 
 interface Outcome {
@@ -103,7 +109,7 @@ export class DeliveryService {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly send: (req: SmtpTransactionRequest) => Promise<SmtpTransactionResult>;
-  private readonly recorder: Pick<QueueRepository, 'markDelivered'>;
+  private readonly recorder: DeliveredMarker;
 
   constructor(private readonly deps: DeliveryServiceDeps) {
     const { delivery, legacy } = deps.config;
@@ -151,21 +157,27 @@ export class DeliveryService {
       return;
     }
 
-    const outcomes = await this.attempt(message, open, job, body, log);
-    await this.record(message, outcomes, job, log);
+    const finished: FinishedHere = { groups: null };
+    try {
+      const outcomes = await this.attempt(message, open, job, body, log, finished);
+      await this.record(message, outcomes, job, log, finished);
+    } finally {
+      // a 2xx of this attempt finished the message: its spool files go, whatever happened after
+      if (finished.groups) await this.deps.finisher.removeFiles(message, finished.groups);
+    }
   }
 
-  private async attempt(message: QueuedMessage, open: readonly QueuedRecipient[], job: DeliverJobData, body: Buffer, log: GatewayLogger): Promise<Outcome[]> {
+  private async attempt(message: QueuedMessage, open: readonly QueuedRecipient[], job: DeliverJobData, body: Buffer, log: GatewayLogger, finished: FinishedHere): Promise<Outcome[]> {
     if (job.route === 'dmtp') {
       const dmtp = this.deps.dmtp;
       if (!dmtp) return open.map((recipient) => ({ recipient, code: 451, reply: '451 4.3.5 DIME delivery is not configured on this gateway' }));
       const result = await this.semaphore.run(`dmtp/${job.domain}`, () =>
-        dmtp.attempt(message, open, job.domain, body, (recipient, reply, host) => this.delivered(message, [recipient], reply, job.route, host, log), log),
+        dmtp.attempt(message, open, job.domain, body, (recipient, reply, host) => this.delivered(message, [recipient], reply, job.route, host, log, finished), log),
       );
       if (result.kind === 'outcomes') return result.outcomes;
       log.info({ reason: result.reason }, 'domain not reachable as DIME; relaying over SMTP (DIME policy preferred)');
     }
-    return this.attemptSmtp(message, open, job.route === 'legacy' ? 'legacy' : 'remote', job, body, log);
+    return this.attemptSmtp(message, open, job.route === 'legacy' ? 'legacy' : 'remote', job, body, log, finished);
   }
 
   private async attemptSmtp(
@@ -175,6 +187,7 @@ export class DeliveryService {
     job: DeliverJobData,
     body: Buffer,
     log: GatewayLogger,
+    finished: FinishedHere,
   ): Promise<Outcome[]> {
     const next = await this.deps.resolver.resolve(route, job.domain);
     if (next.kind === 'failed') {
@@ -205,7 +218,7 @@ export class DeliveryService {
           mailFrom: message.mailFrom,
           recipients: [...byAddress.keys()],
           body,
-          onAccepted: (accepted, reply) => this.delivered(message, accepted.flatMap((a) => byAddress.get(a) ?? []), reply, job.route, hop.name, log),
+          onAccepted: (accepted, reply) => this.delivered(message, accepted.flatMap((a) => byAddress.get(a) ?? []), reply, job.route, hop.name, log, finished),
         });
         if (result.kind === 'completed') {
           return result.outcomes.flatMap((o) => (byAddress.get(o.address) ?? []).map((recipient) => ({ recipient, code: o.code, reply: o.reply, remoteMta: hop.name })));
@@ -221,9 +234,19 @@ export class DeliveryService {
   /**
    * Runs on the server's 2xx to the message, before QUIT. The message is at the next hop now, so a
    * failing update (PostgreSQL down or restarting) is retried here rather than failing the job,
-   * whose retry would deliver the message a second time.
+   * whose retry would deliver the message a second time. When the marks leave no recipient of the
+   * message open, the same statement finishes it (`finished`; its spool files go at the end of the
+   * attempt).
    */
-  private async delivered(message: QueuedMessage, recipients: readonly QueuedRecipient[], reply: string, route: DeliverJobData['route'], host: string, log: GatewayLogger): Promise<void> {
+  private async delivered(
+    message: QueuedMessage,
+    recipients: readonly QueuedRecipient[],
+    reply: string,
+    route: DeliverJobData['route'],
+    host: string,
+    log: GatewayLogger,
+    finished: FinishedHere,
+  ): Promise<void> {
     if (recipients.length === 0) return;
     const now = this.clock();
     const ids = recipients.map((r) => r.id);
@@ -233,7 +256,8 @@ export class DeliveryService {
     for (let wait = 25; ; wait = Math.min(wait * 2, RECORD_DELIVERED_RETRY_MAX_MS)) {
       try {
         // nothing is awaited before this call: the UPDATE leaves in the tick that parsed the 2xx
-        await this.recorder.markDelivered(ids, reply, new Date(now));
+        const groups = await this.recorder.markDeliveredAndFinish(message.id, ids, reply, new Date(now));
+        if (groups) finished.groups = groups;
         if (failures > 0) log.info({ failures }, 'delivery recorded after database failures');
         break;
       } catch (err) {
@@ -249,7 +273,7 @@ export class DeliveryService {
     log.info({ recipients: recipients.map((r) => r.address), host, reply }, 'delivered');
   }
 
-  private async record(message: QueuedMessage, outcomes: readonly Outcome[], job: DeliverJobData, log: GatewayLogger): Promise<void> {
+  private async record(message: QueuedMessage, outcomes: readonly Outcome[], job: DeliverJobData, log: GatewayLogger, finished: FinishedHere): Promise<void> {
     const now = this.clock();
     const expired = now >= message.expiresAt.getTime();
     const bounce: RecipientReport[] = [];
@@ -277,7 +301,7 @@ export class DeliveryService {
       if (notice.length > 0) await this.deps.dsn.delayNotice(message, notice, message.expiresAt);
     }
     if (bounce.length > 0) await this.deps.dsn.bounce(message, bounce);
-    else await this.deps.finisher.finishIfComplete(message);
+    else if (!finished.groups) await this.deps.finisher.finishIfComplete(message);
   }
 
   /** A BullMQ worker running `deliver` jobs (DELIVERY_CONCURRENCY at once); the caller closes it. */

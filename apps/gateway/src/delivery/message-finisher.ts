@@ -1,6 +1,6 @@
 // Ends a message's life in the queue once every recipient is final (delivered or bounced):
 // marks it done in PostgreSQL and removes its spool files (accepted bytes and any replacements).
-import type { QueuedMessage, QueueRepository } from '@lib/db';
+import type { QueuedMessage, QueueRepository, RecipientRoute } from '@lib/db';
 import type { MessageBodyStore } from '../pipeline/message-body.store';
 
 export class MessageFinisher {
@@ -16,5 +16,10 @@ export class MessageFinisher {
     if (groups === null) return false;
     await this.bodies.removeAll(message.id, groups);
     return true;
+  }
+
+  /** The spool clean-up of a message another statement finished (DeliveredMarker), with its groups. */
+  async removeFiles(message: Pick<QueuedMessage, 'id'>, groups: Iterable<{ route: RecipientRoute | null; domain: string }>): Promise<void> {
+    await this.bodies.removeAll(message.id, groups);
   }
 }
