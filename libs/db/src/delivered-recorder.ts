@@ -6,7 +6,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
 import { HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
-import { groupFinished, type DeliveredMarker, type FinishedGroups } from './queue.repository';
+import { finishedGroupsFor, type DeliveredMarker, type FinishedGroups } from './queue.repository';
 import type { RecipientRoute } from './entities/recipient.entity';
 import { StatementCoalescer } from './statement-coalescer';
 
@@ -99,14 +99,8 @@ export class DeliveredRecorder implements DeliveredMarker {
           text: MARK_DELIVERED_FINISHING,
           values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)],
         });
-        const groups = groupFinished(result.rows);
         // a message named by two items (two transactions of it ending at once): the first gets its groups
-        return items.map((d) => {
-          const found = groups.get(d.messageId);
-          if (!found) return null;
-          groups.delete(d.messageId);
-          return found;
-        });
+        return finishedGroupsFor(result.rows, items.map((d) => d.messageId));
       },
       { maxInFlight: options.maxInFlight ?? Math.max(1, Math.floor(size / 2)), maxBatch: 256 },
     );

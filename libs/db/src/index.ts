@@ -14,6 +14,7 @@ export {
   type AcceptedRecipient,
   type DeliveredMarker,
   type FinishedGroups,
+  type SpoolGroup,
   type QueuedMessage,
   type QueuedRecipient,
 } from './queue.repository';

@@ -173,11 +173,17 @@ const INSERT_ACCEPTED = (() => {
 })();
 
 type RouteItem = readonly { id: string; route: RecipientRoute }[];
+/** A (route, domain) group of a message's recipients: a spool replacement may exist per group. */
+export interface SpoolGroup {
+  readonly route: RecipientRoute | null;
+  readonly domain: string;
+}
+
 /**
- * What finishing a message returns: its recipients' distinct (route, domain) groups (what the spool
- * clean-up needs) when that call finished it, null when it did not.
+ * What finishing a message returns: its recipients' distinct groups (what the spool clean-up
+ * needs) when that call finished it, null when it did not.
  */
-export type FinishedGroups = { route: RecipientRoute | null; domain: string }[] | null;
+export type FinishedGroups = SpoolGroup[] | null;
 
 /** Records a 2xx for recipients of one message and finishes the message when that made it complete. */
 export interface DeliveredMarker {
@@ -189,15 +195,24 @@ export interface DeliveredMarker {
   markDeliveredAndFinish(messageId: string, ids: readonly string[], reply: string, at: Date): Promise<FinishedGroups>;
 }
 
-/** Groups the rows of a finishing statement (id, route, domain) by message id. */
-export function groupFinished(rows: readonly { id: string; route: RecipientRoute | null; domain: string | null }[]): Map<string, { route: RecipientRoute | null; domain: string }[]> {
-  const groups = new Map<string, { route: RecipientRoute | null; domain: string }[]>();
+/**
+ * The result of a finishing statement (rows of message id, route, domain) per requested message id,
+ * in order. A message named twice (two deliveries of it ending at once) was finished once: the
+ * first request gets its groups, the later ones null.
+ */
+export function finishedGroupsFor(rows: readonly { id: string; route: RecipientRoute | null; domain: string | null }[], messageIds: readonly string[]): FinishedGroups[] {
+  const groups = new Map<string, SpoolGroup[]>();
   for (const r of rows) {
     let list = groups.get(r.id);
     if (!list) groups.set(r.id, (list = []));
     if (r.domain !== null) list.push({ route: r.route, domain: r.domain });
   }
-  return groups;
+  return messageIds.map((id) => {
+    const found = groups.get(id);
+    if (!found) return null;
+    groups.delete(id);
+    return found;
+  });
 }
 
 export class QueueRepository implements DeliveredMarker {
@@ -370,6 +385,7 @@ export class QueueRepository implements DeliveredMarker {
 
   /** DeliveredMarker in two statements (the DeliveredRecorder does it in one). */
   async markDeliveredAndFinish(messageId: string, ids: readonly string[], reply: string, at: Date): Promise<FinishedGroups> {
+    if (ids.length === 0) return null;
     await this.markDelivered(ids, reply, at);
     return this.finishMessageReturningGroups(messageId);
   }
@@ -417,7 +433,7 @@ export class QueueRepository implements DeliveredMarker {
    * distinct (route, domain) groups (what the spool clean-up needs), in the same round trip;
    * null when the message was not finished by this call. Concurrent calls share a statement.
    */
-  async finishMessageReturningGroups(messageId: string): Promise<{ route: RecipientRoute | null; domain: string }[] | null> {
+  async finishMessageReturningGroups(messageId: string): Promise<FinishedGroups> {
     return this.finishes.submit(messageId);
   }
 
@@ -432,14 +448,7 @@ export class QueueRepository implements DeliveredMarker {
        SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
       [[...ids]],
     );
-    const groups = groupFinished(rows);
-    // a message named twice (two deliveries ending at once) was finished by one call: the first
-    return ids.map((id) => {
-      const found = groups.get(id);
-      if (!found) return null;
-      groups.delete(id);
-      return found;
-    });
+    return finishedGroupsFor(rows, ids);
   }
 
   /**

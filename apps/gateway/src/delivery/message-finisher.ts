@@ -1,6 +1,6 @@
 // Ends a message's life in the queue once every recipient is final (delivered or bounced):
 // marks it done in PostgreSQL and removes its spool files (accepted bytes and any replacements).
-import type { QueuedMessage, QueueRepository, RecipientRoute } from '@lib/db';
+import type { QueuedMessage, QueueRepository, SpoolGroup } from '@lib/db';
 import type { MessageBodyStore } from '../pipeline/message-body.store';
 
 export class MessageFinisher {
@@ -19,7 +19,7 @@ export class MessageFinisher {
   }
 
   /** The spool clean-up of a message another statement finished (DeliveredMarker), with its groups. */
-  async removeFiles(message: Pick<QueuedMessage, 'id'>, groups: Iterable<{ route: RecipientRoute | null; domain: string }>): Promise<void> {
+  async removeFiles(message: Pick<QueuedMessage, 'id'>, groups: Iterable<SpoolGroup>): Promise<void> {
     await this.bodies.removeAll(message.id, groups);
   }
 }

@@ -3,7 +3,7 @@
 // replacement lives in the spool under an id derived from (message id, route, domain), so no
 // schema or job payload carries it, and it is written before the recipients are marked 'queued':
 // a delivery job can only exist once its replacement is durable.
-import type { RecipientRoute } from '@lib/db';
+import type { RecipientRoute, SpoolGroup } from '@lib/db';
 import type { SpoolService } from '../spool/spool.service';
 import { nameBasedUuid } from './name-based-uuid';
 
@@ -36,7 +36,7 @@ export class MessageBodyStore {
   }
 
   /** Removes the accepted file and every replacement (once the message is finished). */
-  async removeAll(messageId: string, groups: Iterable<{ route: RecipientRoute | null; domain: string }>): Promise<void> {
+  async removeAll(messageId: string, groups: Iterable<SpoolGroup>): Promise<void> {
     const removals = [this.spool.remove(messageId)];
     for (const g of groups) if (g.route) removals.push(this.spool.remove(bodyVariantId(messageId, g.route, g.domain), false));
     await Promise.all(removals);
