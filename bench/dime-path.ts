@@ -30,9 +30,9 @@ import { createDimeOrg, dimeGatewayEnv, type DimeOrg } from '../test/gateway/dim
 import { removeSpoolDir, startGatewayProcess, type GatewayProcess } from '../test/gateway/gateway-process';
 import { useTokenInThisProcess } from '../test/hsm/softhsm-token';
 import { freePort } from '../test/postfix/free-port';
-import { machineBusyCpuSeconds, mainThreadCpuSeconds, mainThreadRunQueueSeconds, processCpuSeconds } from '../test/postfix/process-group';
+import { machineBusyCpuSeconds, mainThreadMeter, processCpuSeconds } from '../test/postfix/process-group';
 import { registerPeer } from '../test/postfix/process-registry';
-import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
+import { makeTestMessage, percentile, runSmtpLoad, warmUpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { printTable, timeLoop, writeResults } from './bench-util';
@@ -351,14 +351,7 @@ class DimePathHarness {
   async run(cell: DimePathCell, messages: number, warmup: number, recipients: number, message: Buffer, minWarmupMs = 0): Promise<DimeRunResult> {
     const load = { port: this.a.gateway!.ports.submission, concurrency: cell.concurrency, message, reuseConnections: cell.reuseConnections, from: SENDER, to: (i: number) => `rcpt${i % recipients}@${DOMAIN_B}` };
     const beforeWarmup = await this.stats();
-    const warmStart = Date.now();
-    while (warmup > 0) {
-      const start = this.sink.count();
-      const w = await runSmtpLoad({ ...load, messages: warmup });
-      if (w.errors > 0) throw new Error(`DIME path warm-up: ${w.errors} errors (${w.firstError})`);
-      await this.sink.waitForCount(start + w.sent, 300_000);
-      if (Date.now() - warmStart >= minWarmupMs) break;
-    }
+    await warmUpLoad(load, this.sink, warmup, { minMs: minWarmupMs, timeoutMs: 300_000, failOnErrors: true });
     if (warmup > 0) await this.settle();
     const beforeRun = await this.stats();
     const before = this.sink.count();
@@ -372,8 +365,7 @@ class DimePathHarness {
     const machineBefore = machineBusyCpuSeconds();
     const sinkBefore = processCpuSeconds(this.sink.pid);
     const gwBefore = [processCpuSeconds(this.a.gateway!.pid), processCpuSeconds(this.b.gateway!.pid)];
-    const mainBefore = [mainThreadCpuSeconds(this.a.gateway!.pid), mainThreadCpuSeconds(this.b.gateway!.pid)];
-    const queuedBefore = [mainThreadRunQueueSeconds(this.a.gateway!.pid), mainThreadRunQueueSeconds(this.b.gateway!.pid)];
+    const mainThreads = [mainThreadMeter(this.a.gateway!.pid), mainThreadMeter(this.b.gateway!.pid)];
     const clientBefore = process.cpuUsage();
     const run = await runSmtpLoad({ ...load, messages });
     await this.sink.waitForCount(before + run.sent, 600_000);
@@ -382,9 +374,8 @@ class DimePathHarness {
     const load1m = loadavg()[0] ?? Number.NaN;
     await this.settle();
     const gwCpu = [processCpuSeconds(this.a.gateway!.pid) - gwBefore[0]!, processCpuSeconds(this.b.gateway!.pid) - gwBefore[1]!];
-    const mainCpu = [mainThreadCpuSeconds(this.a.gateway!.pid) - mainBefore[0]!, mainThreadCpuSeconds(this.b.gateway!.pid) - mainBefore[1]!];
-    const mainQueued = [mainThreadRunQueueSeconds(this.a.gateway!.pid) - queuedBefore[0]!, mainThreadRunQueueSeconds(this.b.gateway!.pid) - queuedBefore[1]!];
     const measuredS = Number(process.hrtime.bigint() - run.startNs) / 1e9;
+    const mainUsed = mainThreads.map((meter) => meter());
     const servicesA = samplerA.stop();
     const servicesB = samplerB.stop();
     const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
@@ -402,6 +393,9 @@ class DimePathHarness {
     const ours = gwCpu[0]! + gwCpu[1]! + pgA + pgB + pgShared + redisCpu + sinkCpu + clientCpu;
     const n = Math.max(1, run.sent);
     const perMsg = (s: number) => (s * 1000) / n;
+    const [mainA, mainB] = mainUsed.map(
+      (used): MainThreadUse => ({ msPerMsg: perMsg(used.cpuSeconds), busyPercent: (100 * used.cpuSeconds) / measuredS, runQueuePercent: (100 * used.runQueueSeconds) / measuredS }),
+    );
     return {
       sent: run.sent,
       errors: run.errors,
@@ -421,10 +415,7 @@ class DimePathHarness {
         sink: perMsg(sinkCpu),
         client: perMsg(clientCpu),
       },
-      mainThread: {
-        a: { msPerMsg: perMsg(mainCpu[0]!), busyPercent: (100 * mainCpu[0]!) / measuredS, runQueuePercent: (100 * mainQueued[0]!) / measuredS },
-        b: { msPerMsg: perMsg(mainCpu[1]!), busyPercent: (100 * mainCpu[1]!) / measuredS, runQueuePercent: (100 * mainQueued[1]!) / measuredS },
-      },
+      mainThread: { a: mainA!, b: mainB! },
       otherCpuPercent: (100 * Math.max(0, machineCpu - ours)) / (elapsed * cpus().length),
       loadAverage1m: load1m,
       perMessage: { a: diffStats(afterRun.a, beforeRun.a, n), b: diffStats(afterRun.b, beforeRun.b, n) },

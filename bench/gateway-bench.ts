@@ -20,8 +20,8 @@ import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/database';
 import { createGatewayToken, removeSpoolDir, startGatewayProcess, type GatewayProcess, type GatewayToken } from '../test/gateway/gateway-process';
 import { printDimePathReport, runDimePath, writeDimePathResults } from './dime-path';
-import { machineBusyCpuSeconds, mainThreadCpuSeconds, mainThreadRunQueueSeconds, processCpuSeconds } from '../test/postfix/process-group';
-import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
+import { machineBusyCpuSeconds, mainThreadMeter, processCpuSeconds } from '../test/postfix/process-group';
+import { makeTestMessage, percentile, runSmtpLoad, warmUpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { jitWarmupArg, printTable, writeResults } from './bench-util';
@@ -186,13 +186,7 @@ export class GatewayBench {
   /** `minWarmupMs`: the warm-up load repeats until this long has passed (the first run: JIT, pools). */
   async run(cell: Cell, messages: number, warmup: number, message: Buffer, minWarmupMs = 0): Promise<GatewayRunResult> {
     const load = { port: this.gateway.ports.submission, concurrency: cell.concurrency, message, reuseConnections: cell.reuseConnections, to: (i: number) => `rcpt${i % 100}@${SINK_DOMAIN}` };
-    const warmStart = Date.now();
-    while (warmup > 0) {
-      const start = this.sink.count();
-      const w = await runSmtpLoad({ ...load, messages: warmup });
-      await this.sink.waitForCount(start + w.sent, 120_000);
-      if (Date.now() - warmStart >= minWarmupMs) break;
-    }
+    await warmUpLoad(load, this.sink, warmup, { minMs: minWarmupMs });
     if (warmup > 0) await this.settle();
     const before = this.sink.count();
     const metricsBefore = await this.scrape();
@@ -203,8 +197,7 @@ export class GatewayBench {
     const machineBefore = machineBusyCpuSeconds();
     const sinkBefore = processCpuSeconds(this.sink.pid);
     const gwBefore = processCpuSeconds(this.gateway.pid);
-    const mainBefore = mainThreadCpuSeconds(this.gateway.pid);
-    const queuedBefore = mainThreadRunQueueSeconds(this.gateway.pid);
+    const mainThread = mainThreadMeter(this.gateway.pid);
     const clientBefore = process.cpuUsage();
     const run = await runSmtpLoad({ ...load, messages });
     await this.sink.waitForCount(before + run.sent, 300_000);
@@ -212,8 +205,7 @@ export class GatewayBench {
     const client = process.cpuUsage(clientBefore);
     await this.settle();
     const gwCpu = processCpuSeconds(this.gateway.pid) - gwBefore;
-    const mainCpu = mainThreadCpuSeconds(this.gateway.pid) - mainBefore;
-    const mainQueued = mainThreadRunQueueSeconds(this.gateway.pid) - queuedBefore;
+    const mainUsed = mainThread();
     const measuredS = Number(process.hrtime.bigint() - run.startNs) / 1e9;
     const services = sampler.stop();
     const sinkCpu = processCpuSeconds(this.sink.pid) - sinkBefore;
@@ -242,9 +234,9 @@ export class GatewayBench {
       acceptMaxMs: run.acceptMs[run.acceptMs.length - 1] ?? Number.NaN,
       endToEndMsgPerSec: run.sent / endToEndSeconds,
       gatewayCpuMsPerMsg: perMsg(gwCpu),
-      gatewayMainThreadMsPerMsg: perMsg(mainCpu),
-      gatewayMainThreadBusyPercent: (100 * mainCpu) / measuredS,
-      gatewayMainThreadRunQueuePercent: (100 * mainQueued) / measuredS,
+      gatewayMainThreadMsPerMsg: perMsg(mainUsed.cpuSeconds),
+      gatewayMainThreadBusyPercent: (100 * mainUsed.cpuSeconds) / measuredS,
+      gatewayMainThreadRunQueuePercent: (100 * mainUsed.runQueueSeconds) / measuredS,
       postgresCpuMsPerMsg: perMsg(pgCpu),
       postgresSharedCpuMsPerMsg: perMsg(pgShared),
       redisCpuMsPerMsg: perMsg(redisCpu),

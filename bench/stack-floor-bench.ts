@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../test/database';
 import { freePort } from '../test/postfix/free-port';
 import { processCpuSeconds } from '../test/postfix/process-group';
 import { registerPeer } from '../test/postfix/process-registry';
-import { makeTestMessage, percentile, runSmtpLoad } from '../test/postfix/smtp-load';
+import { makeTestMessage, percentile, runSmtpLoad, warmUpLoad } from '../test/postfix/smtp-load';
 import { startSmtpSink, type SmtpSink } from '../test/postfix/smtp-sink';
 import { startPrivateRedis, type PrivateRedis } from '../test/services/private-redis';
 import { jitWarmupArg, printTable, writeResults } from './bench-util';
@@ -103,13 +103,7 @@ class FloorRelay {
 
 async function runFloor(relay: FloorRelay, cell: Cell, messages: number, warmup: number, minWarmupMs: number, sink: SmtpSink, db: TestDatabase, redis: PrivateRedis): Promise<Row> {
   const load = { port: relay.port, concurrency: cell.concurrency, message: makeTestMessage(MESSAGE_SIZE, 'sender@origin.test', `rcpt@${SINK_DOMAIN}`), reuseConnections: cell.reuseConnections, to: (i: number) => `rcpt${i % 100}@${SINK_DOMAIN}` };
-  const warmStart = Date.now();
-  while (warmup > 0) {
-    const start = sink.count();
-    const w = await runSmtpLoad({ ...load, messages: warmup });
-    await sink.waitForCount(start + w.sent, 120_000);
-    if (Date.now() - warmStart >= minWarmupMs) break;
-  }
+  await warmUpLoad(load, sink, warmup, { minMs: minWarmupMs });
   await sleep(500);
   const before = sink.count();
   const sampler = new ServiceCpuSampler(db.name, { redis: redis.pid });

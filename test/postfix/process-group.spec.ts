@@ -1,7 +1,7 @@
 // The /proc readings the benchmarks attribute CPU with: a process's, its main thread's, and its
 // main thread's wait for a CPU.
 import { Worker } from 'node:worker_threads';
-import { mainThreadCpuSeconds, mainThreadRunQueueSeconds, processCpuSeconds } from './process-group';
+import { mainThreadCpuSeconds, mainThreadMeter, mainThreadRunQueueSeconds, processCpuSeconds } from './process-group';
 
 // Spins until this thread has used `seconds` of CPU (by its own /proc entry), however busy the
 // machine is; a worker runs the same code as text.
@@ -37,4 +37,12 @@ it('reads a run-queue wait that never goes back, and 0 for a process that is gon
   expect(processCpuSeconds(2 ** 22 + 1)).toBe(0);
   expect(mainThreadCpuSeconds(2 ** 22 + 1)).toBe(0);
   expect(mainThreadRunQueueSeconds(2 ** 22 + 1)).toBe(0);
+});
+
+it('meters the main thread from the moment the meter starts', () => {
+  const meter = mainThreadMeter(process.pid);
+  spin(0.2);
+  const used = meter();
+  expect(used.cpuSeconds).toBeGreaterThanOrEqual(0.19);
+  expect(used.runQueueSeconds).toBeGreaterThanOrEqual(0);
 });

@@ -103,6 +103,13 @@ export function mainThreadRunQueueSeconds(pid: number): number {
   }
 }
 
+/** Starts measuring a process's main thread: the returned function gives its CPU and run-queue seconds since. */
+export function mainThreadMeter(pid: number): () => { cpuSeconds: number; runQueueSeconds: number } {
+  const cpu = mainThreadCpuSeconds(pid);
+  const queued = mainThreadRunQueueSeconds(pid);
+  return () => ({ cpuSeconds: mainThreadCpuSeconds(pid) - cpu, runQueueSeconds: mainThreadRunQueueSeconds(pid) - queued });
+}
+
 /** Busy CPU seconds of the whole machine so far (all CPUs, /proc/stat; idle and iowait excluded). */
 export function machineBusyCpuSeconds(): number {
   const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0] ?? '';

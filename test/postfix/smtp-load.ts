@@ -146,3 +146,23 @@ export async function runSmtpLoad(options: SmtpLoadOptions): Promise<SmtpLoadRes
   acceptMs.sort((x, y) => x - y);
   return { sent, errors, ...(firstError !== undefined ? { firstError } : {}), seconds, msgPerSec: sent / seconds, acceptMs, startNs, endNs };
 }
+
+/**
+ * Warms a relay up before a measured run (JIT, pools, caches): sends `messages` and waits for the
+ * sink to count them, again and again until `minMs` has passed (at least once).
+ */
+export async function warmUpLoad(
+  load: Omit<SmtpLoadOptions, 'messages'>,
+  sink: { count(): number; waitForCount(n: number, timeoutMs?: number): Promise<void> },
+  messages: number,
+  options: { readonly minMs?: number; readonly timeoutMs?: number; readonly failOnErrors?: boolean } = {},
+): Promise<void> {
+  const started = Date.now();
+  while (messages > 0) {
+    const start = sink.count();
+    const w = await runSmtpLoad({ ...load, messages });
+    if (options.failOnErrors && w.errors > 0) throw new Error(`warm-up: ${w.errors} errors (${w.firstError})`);
+    await sink.waitForCount(start + w.sent, options.timeoutMs ?? 120_000);
+    if (Date.now() - started >= (options.minMs ?? 0)) break;
+  }
+}
