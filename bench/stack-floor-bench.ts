@@ -2,7 +2,8 @@
 // issue's goal is the gateway at Postfix's end-to-end rate on one 2-core machine shared with the
 // load client and the sink, so CPU per message decides it. bench/stack-floor-relay.ts is the least
 // relay the design allows, at four cumulative levels (relay; + fsynced encrypted spool; + a
-// PostgreSQL row; + a BullMQ job), built from the gateway's own SMTP server, SMTP client and spool.
+// PostgreSQL row; + a BullMQ job), built from the gateway's own SMTP server, SMTP client and spool,
+// and a fifth: the `queue` level with the sealed body in the row's statement instead of a file.
 // For each cell this runs Postfix (relaying to smtp-sink), each floor level and the product
 // gateway with the same load (10 KB messages, the gateway bench's cells), and reports rates and
 // CPU per message: of the relay process, of its PostgreSQL backends and of its Redis.
@@ -48,6 +49,8 @@ class FloorRelay {
     readonly port: number,
     private readonly child: ChildProcess,
     private readonly spoolDir: string,
+    /** The tail of the relay's stderr (its failed deliveries), for the error when a run falls short. */
+    readonly stderrTail: () => string,
   ) {}
 
   static async start(level: FloorLevel, sink: SmtpSink, db: TestDatabase, redis: PrivateRedis): Promise<FloorRelay> {
@@ -85,7 +88,7 @@ class FloorRelay {
         reject(new Error(`floor relay ${level} exited (${code}):\n${output}`));
       });
     });
-    return new FloorRelay(level, port, child, spoolDir);
+    return new FloorRelay(level, port, child, spoolDir, () => output);
   }
 
   get pid(): number {
@@ -169,7 +172,9 @@ async function main(): Promise<void> {
         for (const relay of relays) {
           const first = !warmed.has(relay.level);
           warmed.add(relay.level);
-          const row = await runFloor(relay, cell, messages, warmup, first ? jitWarmupMs : 0, sink, db, redis);
+          const row = await runFloor(relay, cell, messages, warmup, first ? jitWarmupMs : 0, sink, db, redis).catch((err: Error) => {
+            throw new Error(`floor: ${relay.level}: ${err.message}\n${relay.stderrTail()}`);
+          });
           rows.push(row);
           console.log(`round ${round}/${rounds}, ${label}: ${row.system} ${row.endToEndMsgPerSec.toFixed(0)} msg/s`);
         }

@@ -8,10 +8,12 @@
 //   spool  + the encrypted, fsynced spool file (SpoolService), removed after delivery
 //   db     + one row per message in PostgreSQL (autocommit INSERT), marked done after delivery
 //   queue  + a BullMQ job carrying the id (added at once with the INSERT); a Worker delivers it
+//   "queue, body in db"  as queue, with the sealed body inserted by the row's statement (a second
+//          table, one commit) instead of a spool file, and deleted with the "done" update
 // No policy, classification, journal hook, metrics, logs, timeouts, retries, DSNs, TLS policy,
 // group commit or recovery: whatever the product spends beyond the `queue` level is its own.
 // Prints "floor ready <port>" on stdout once listening.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { Pool } from 'pg';
 import { sendSmtpTransaction } from '../apps/gateway/src/delivery/smtp-transaction';
@@ -19,7 +21,7 @@ import { GatewaySmtpServer } from '../apps/gateway/src/smtp/gateway-smtp-server'
 import { SpoolKeyring } from '../apps/gateway/src/spool/spool-keyring';
 import { SpoolService } from '../apps/gateway/src/spool/spool.service';
 
-export const FLOOR_LEVELS = ['relay', 'spool', 'db', 'queue'] as const;
+export const FLOOR_LEVELS = ['relay', 'spool', 'db', 'queue', 'queue, body in db'] as const;
 export type FloorLevel = (typeof FLOOR_LEVELS)[number];
 
 function env(name: string): string {
@@ -36,18 +38,32 @@ interface Held {
 
 async function main(): Promise<void> {
   const level = env('FLOOR_LEVEL') as FloorLevel;
-  const rank = FLOOR_LEVELS.indexOf(level);
+  const bodyInDb = level === 'queue, body in db';
+  const rank = bodyInDb ? 3 : FLOOR_LEVELS.indexOf(level);
   if (rank < 0) throw new RangeError(`FLOOR_LEVEL must be one of ${FLOOR_LEVELS.join(', ')}`);
   const sinkPort = Number(env('FLOOR_SINK_PORT'));
-  const spool = rank >= 1 ? new SpoolService(env('FLOOR_SPOOL_DIR'), SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1)) : undefined;
+  const spool = rank >= 1 && !bodyInDb ? new SpoolService(env('FLOOR_SPOOL_DIR'), SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1)) : undefined;
   const pool = rank >= 2 ? new Pool({ host: env('PGHOST'), port: Number(env('PGPORT')), user: env('PGUSER'), database: env('PGDATABASE'), max: 20 }) : undefined;
   if (pool) {
     await pool.query('CREATE TABLE IF NOT EXISTS floor_messages (id uuid PRIMARY KEY, mail_from text NOT NULL, recipients text[] NOT NULL, done boolean NOT NULL DEFAULT false)');
+    await pool.query('CREATE TABLE IF NOT EXISTS floor_bodies (id uuid PRIMARY KEY, body bytea NOT NULL)');
+    await pool.query('ALTER TABLE floor_bodies ALTER COLUMN body SET STORAGE EXTERNAL');
   }
+  // one queue per level: the relays run side by side on one Redis, and a Worker takes only its own relay's jobs
+  const queueName = `floor-${level.replace(/\W+/g, '-')}`;
   const connection = { host: '127.0.0.1', port: Number(process.env['FLOOR_REDIS_PORT'] ?? 0), maxRetriesPerRequest: null };
-  const queue = rank >= 3 ? new Queue('floor', { connection }) : undefined;
+  const queue = rank >= 3 ? new Queue(queueName, { connection }) : undefined;
   const held = new Map<string, Held>();
+  const bodyKey = randomBytes(32);
+  const sealed = (body: Buffer): Buffer => {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', bodyKey, iv);
+    return Buffer.concat([iv, c.update(body), c.final(), c.getAuthTag()]);
+  };
 
+  // one array for every delivery: the SMTP client caches sessions per next hop *and* trust anchors,
+  // which it tells apart by the array's identity (a new [] per call would open a session per message)
+  const trustedCa: readonly string[] = [];
   const deliver = async (id: string): Promise<void> => {
     const m = held.get(id);
     if (!m) throw new Error(`no message ${id}`);
@@ -55,14 +71,15 @@ async function main(): Promise<void> {
       hop: { host: '127.0.0.1', port: sinkPort, name: 'sink.test' },
       ehloName: 'floor.test',
       tlsPolicy: 'opportunistic',
-      trustedCa: [],
+      trustedCa,
       connectTimeoutMs: 30_000,
       commandTimeoutMs: 60_000,
       mailFrom: m.from,
       recipients: m.to,
       body: m.body,
       onAccepted: async () => {
-        if (pool) await pool.query({ name: 'done', text: 'UPDATE floor_messages SET done = true WHERE id = $1', values: [id] });
+        if (pool && bodyInDb) await pool.query({ name: 'done-body', text: 'WITH d AS (DELETE FROM floor_bodies WHERE id = $1) UPDATE floor_messages SET done = true WHERE id = $1', values: [id] });
+        else if (pool) await pool.query({ name: 'done', text: 'UPDATE floor_messages SET done = true WHERE id = $1', values: [id] });
       },
     });
     if (result.kind !== 'completed' || result.outcomes.some((o) => o.code >= 300)) throw new Error(`delivery of ${id} failed: ${JSON.stringify(result)}`);
@@ -70,7 +87,7 @@ async function main(): Promise<void> {
     if (spool) await spool.remove(id);
   };
   const worker = queue
-    ? new Worker('floor', async (job) => deliver((job.data as { id: string }).id), { connection, concurrency: 100 })
+    ? new Worker(queueName, async (job) => deliver((job.data as { id: string }).id), { connection, concurrency: 100 })
     : undefined;
   worker?.on('failed', (_job, err) => process.stderr.write(`${err.message}\n`));
 
@@ -92,7 +109,9 @@ async function main(): Promise<void> {
         const durable = async () => {
           if (spool) await spool.write(id, body);
           await Promise.all([
-            pool?.query({ name: 'insert', text: 'INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to] }),
+            bodyInDb
+              ? pool?.query({ name: 'insert-body', text: 'WITH b AS (INSERT INTO floor_bodies (id, body) VALUES ($1, $4)) INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to, sealed(body)] })
+              : pool?.query({ name: 'insert', text: 'INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to] }),
             queue?.add('process', { id }, { jobId: id, removeOnComplete: true, removeOnFail: true }),
           ]);
         };
