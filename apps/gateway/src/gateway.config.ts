@@ -115,6 +115,11 @@ export interface GatewayConfig {
   /** Upper bound on any one pipeline step (STEP_TIMEOUT). */
   readonly stepTimeoutMs: number;
   readonly spoolDir: string; // SPOOL_DIR
+  /**
+   * Messages up to this size are spooled in PostgreSQL with their queue row (one commit) instead
+   * of a spool file each; 0: every message in a file (SPOOL_DB_MAX_SIZE, 256K).
+   */
+  readonly spoolDbMaxBytes: number;
   /** pino level: fatal, error, warn, info, debug, trace, silent (LOG_LEVEL). */
   readonly logLevel: string;
   /** On SIGTERM, how long SMTP sessions inside a mail transaction may take to finish it (SHUTDOWN_GRACE). */
@@ -190,6 +195,11 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
   const size = (key: string, dflt: string) => {
     const v = parseSize(str(key, dflt));
     if (v === undefined || v <= 0) problems.push(`${key} must be a size like 25M`);
+    return v ?? 0;
+  };
+  const sizeOrZero = (key: string, dflt: string) => {
+    const v = parseSize(str(key, dflt));
+    if (v === undefined || v < 0) problems.push(`${key} must be a size like 256K, or 0`);
     return v ?? 0;
   };
   const bool = (key: string, dflt: boolean) => {
@@ -330,6 +340,7 @@ export function gatewayConfigFromEnv(env: GatewayEnv, cwd = process.cwd()): Gate
     workers: { lockDurationMs, stalledIntervalMs },
     stepTimeoutMs: duration('STEP_TIMEOUT', '60s'),
     spoolDir: resolve(cwd, str('SPOOL_DIR', '.local/spool')),
+    spoolDbMaxBytes: sizeOrZero('SPOOL_DB_MAX_SIZE', '256K'),
     logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     shutdownGraceMs: duration('SHUTDOWN_GRACE', '30s'),
     tls: { certFile: file('TLS_CERT_FILE'), rsaCertFile: file('TLS_RSA_CERT_FILE') },

@@ -238,9 +238,9 @@ class GatewayCoreModule {
         },
         {
           provide: SpoolService,
-          useFactory: async (ds: DataSource, keystore: HsmKeystore) =>
-            new SpoolService(config.spoolDir, await SpoolKeyring.load(new SpoolKeyRepository(ds), keystore, keyLabel('user-kek'))),
-          inject: [DATA_SOURCE, HsmKeystore],
+          useFactory: async (ds: DataSource, keystore: HsmKeystore, queue: QueueRepository) =>
+            new SpoolService(config.spoolDir, await SpoolKeyring.load(new SpoolKeyRepository(ds), keystore, keyLabel('user-kek')), { bodies: queue }),
+          inject: [DATA_SOURCE, HsmKeystore, QueueRepository],
         },
       ],
       exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService, DIME_SERVICES, AUDIT_SERVICE, COMPLIANCE_JOURNAL],
@@ -266,7 +266,7 @@ export class GatewayModule {
           provide: AcceptanceService,
           useFactory: (spool: SpoolService, queue: QueueRepository, queues: GatewayQueues, runtime: DeliveryRuntime) =>
             new AcceptanceService(
-              { hostname: config.hostname, queueLifetimeMs: config.delivery.queueLifetimeMs, stageTimeoutMs: Math.min(config.stepTimeoutMs, 30_000) },
+              { hostname: config.hostname, queueLifetimeMs: config.delivery.queueLifetimeMs, stageTimeoutMs: Math.min(config.stepTimeoutMs, 30_000), bodyInDatabaseMaxBytes: config.spoolDbMaxBytes },
               spool,
               queue,
               queues,

@@ -14,9 +14,10 @@ import { JournalRetention1764500000000 } from './migrations/1764500000000-journa
 import { EscrowRecovery1764600000000 } from './migrations/1764600000000-escrow-recovery';
 import { JournalBlobDeletions1764620000000 } from './migrations/1764620000000-journal-blob-deletions';
 import { EscrowPrincipalKey1764630000000 } from './migrations/1764630000000-escrow-principal-key';
+import { SpoolBodies1764700000000 } from './migrations/1764700000000-spool-bodies';
 
 export const ENTITIES = [MessageEntity, RecipientEntity, DomainPolicyEntity, SpoolKeyEntity];
-export const MIGRATIONS = [GatewayQueue1764230400000, AuditTrail1764320000000, DimeUsers1764400000000, DimeRouting1764410000000, JournalRetention1764500000000, EscrowRecovery1764600000000, JournalBlobDeletions1764620000000, EscrowPrincipalKey1764630000000];
+export const MIGRATIONS = [GatewayQueue1764230400000, AuditTrail1764320000000, DimeUsers1764400000000, DimeRouting1764410000000, JournalRetention1764500000000, EscrowRecovery1764600000000, JournalBlobDeletions1764620000000, EscrowPrincipalKey1764630000000, SpoolBodies1764700000000];
 
 export function createDataSource(config: DbConfig, options: { applicationName?: string } = {}): DataSource {
   return new DataSource({

@@ -1,6 +1,6 @@
 // The delivered-recorder against a real PostgreSQL: its warm pool is open before the first mark,
 // marks only open recipients (a bounced or already delivered one stays as it is), finishes in the
-// same statement a message whose last open recipients it marked, and closes.
+// same statement a message whose last open recipients it marked (deleting its spooled body), and closes.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DeliveredRecorder, openDatabase, QueueRepository, type DataSource } from '@lib/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
@@ -99,12 +99,15 @@ it('leaves a message open while another recipient is open, and finishes it with 
       { id: b, address: 'b@y.test', domain: 'y.test' },
       { id: c, address: 'c@y.test', domain: 'y.test' },
     ],
+    Buffer.from('sealed body'),
   );
+  const bodies = async () => (await ds.query(`SELECT count(*)::int AS n FROM spool_bodies WHERE message_id = $1`, [messageId]))[0].n;
   await queue.routeRecipients([a, b, c].map((id) => ({ id, route: 'remote' as const })));
   await queue.markDeferred([b], '451 later', new Date(now.getTime() + 60_000));
 
   expect(await recorder.markDeliveredAndFinish(messageId, [a], '250 ok', now)).toBeNull();
   expect((await queue.findMessage(messageId))!.state).toBe('queued');
+  expect(await bodies()).toBe(1);
   // two items of one message in one statement (two transactions ending at once): the first gets the groups
   const grouped = new DeliveredRecorder(db.config, { size: 1, maxInFlight: 1, applicationName: 'recorder-last-test' });
   try {
@@ -116,6 +119,8 @@ it('leaves a message open while another recipient is open, and finishes it with 
     await grouped.close();
   }
   expect((await queue.findMessage(messageId))!.state).toBe('done');
+  // the statement that finished the message deleted its spooled body
+  expect(await bodies()).toBe(0);
   // a later finish finds nothing to do
   expect(await queue.finishMessageReturningGroups(messageId)).toBeNull();
 });

@@ -169,6 +169,36 @@ describe('QueueRepository', () => {
     expect((await queue.findRecipientsOfMessage(m.id))[0]).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
+  it('keeps a spooled body with its row: inserted in the same statement, deleted by any finish or with the row', async () => {
+    const bodies = async (id: string): Promise<number> => (await ds.query(`SELECT count(*)::int AS n FROM spool_bodies WHERE message_id = $1`, [id]))[0].n;
+    const accepted = async () => {
+      const m = message();
+      const id = randomUUID();
+      await queue.insertAccepted(m, [{ id, address: 'bob@remote.test', domain: 'remote.test' }], Buffer.from(`sealed ${m.id}`));
+      return { m, id };
+    };
+    // two messages in one group commit: each gets its own body, a message without one gets none
+    const plain = message();
+    const [one, two] = await Promise.all([accepted(), accepted(), queue.insertAccepted(plain, [{ id: randomUUID(), address: 'x@remote.test', domain: 'remote.test' }])]);
+    expect((await queue.findSpoolBody(one!.m.id))!.toString()).toBe(`sealed ${one!.m.id}`);
+    expect((await queue.findSpoolBody(two!.m.id))!.toString()).toBe(`sealed ${two!.m.id}`);
+    expect(await queue.findSpoolBody(plain.id)).toBeUndefined();
+
+    // finishMessageIfComplete
+    await queue.markDelivered([one!.id], '250 ok', new Date());
+    expect(await queue.finishMessageIfComplete(one!.m.id)).toBe(true);
+    expect(await bodies(one!.m.id)).toBe(0);
+    // finishMessageReturningGroups (via the two-statement markDeliveredAndFinish)
+    expect(await queue.markDeliveredAndFinish(two!.m.id, [two!.id], '250 ok', new Date())).not.toBeNull();
+    expect(await bodies(two!.m.id)).toBe(0);
+    // removeUnprocessed: with the row
+    const three = await accepted();
+    expect(await queue.removeUnprocessed(three.m.id)).toBe(true);
+    expect(await bodies(three.m.id)).toBe(0);
+    // a body for a message that is not inserted fails the statement: no body without its row
+    await expect(ds.query(`INSERT INTO spool_bodies (message_id, sealed) VALUES ($1, 'x')`, [randomUUID()])).rejects.toThrow(/foreign key/);
+  });
+
   it('rolls back the message when a recipient row cannot be written', async () => {
     const m = message();
     const id = randomUUID();

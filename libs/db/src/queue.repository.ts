@@ -33,6 +33,8 @@ export interface AcceptedRecipient {
 interface AcceptedInsert {
   readonly message: AcceptedMessage;
   readonly recipients: readonly AcceptedRecipient[];
+  /** The sealed body, stored in spool_bodies by the same statement; undefined: it is in a spool file. */
+  readonly sealedBody: Buffer | undefined;
 }
 
 export interface QueuedMessage extends AcceptedMessage {
@@ -166,11 +168,22 @@ const INSERT_ACCEPTED = (() => {
        INSERT INTO messages (${names}, state)
        SELECT ${names}, 'queued' FROM unnest(${arrays}) AS x(${names})
        RETURNING id)
+     , b AS (
+       INSERT INTO spool_bodies (message_id, sealed)
+       SELECT s.message_id, s.sealed FROM unnest($${r + 5}::uuid[], $${r + 6}::bytea[]) AS s(message_id, sealed)
+       JOIN m ON m.id = s.message_id)
      INSERT INTO recipients (id, message_id, address, domain, status, attempts)
      SELECT r.id, m.id, r.address, r.domain, 'pending', 0
        FROM unnest($${r + 1}::uuid[], $${r + 2}::uuid[], $${r + 3}::text[], $${r + 4}::text[]) AS r(id, message_id, address, domain)
        JOIN m ON m.id = r.message_id`;
 })();
+
+/**
+ * The spool bodies of the messages a finishing statement's CTE `f` (RETURNING id) marked done: a
+ * finished message's body is not needed any more, and deleting it in the same statement costs no
+ * round trip. A data-modifying CTE runs whether or not the main query reads it.
+ */
+export const DELETE_FINISHED_BODIES = `b AS (DELETE FROM spool_bodies WHERE message_id IN (SELECT id FROM f))`;
 
 type RouteItem = readonly { id: string; route: RecipientRoute }[];
 /** A (route, domain) group of a message's recipients: a spool replacement may exist per group. */
@@ -237,13 +250,14 @@ export class QueueRepository implements DeliveredMarker {
   }
 
   /**
-   * The message and all its recipients (status 'pending') in ONE statement: atomic like a
+   * The message, all its recipients (status 'pending') and, when given, its sealed spool body
+   * (spool_bodies) in ONE statement: atomic like a
    * transaction, but one round trip instead of four (BEGIN, two INSERTs, COMMIT) on the path
    * to the 250. The recipients' foreign key is checked at the end of the statement, when the
    * message row inserted by the CTE is visible. Concurrent calls share a statement (group commit).
    */
-  async insertAccepted(message: AcceptedMessage, recipients: readonly AcceptedRecipient[]): Promise<void> {
-    const item: AcceptedInsert = { message, recipients };
+  async insertAccepted(message: AcceptedMessage, recipients: readonly AcceptedRecipient[], sealedBody?: Buffer): Promise<void> {
+    const item: AcceptedInsert = { message, recipients, sealedBody };
     this.pendingInserts.set(message.id, item);
     try {
       await this.inserts.submit(item);
@@ -271,14 +285,23 @@ export class QueueRepository implements DeliveredMarker {
    */
   private async insertAcceptedBatch(items: readonly AcceptedInsert[]): Promise<void[]> {
     const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
+    const bodies = items.filter((i) => i.sealedBody !== undefined);
     await this.hot('dq_insert_accepted_batch', INSERT_ACCEPTED, [
       ...ACCEPTED_MESSAGE_COLUMNS.map(([, , value]) => items.map((i) => value(i.message))),
       rcpts.map((r) => r.id),
       rcpts.map((r) => r.messageId),
       rcpts.map((r) => r.address),
       rcpts.map((r) => r.domain),
+      bodies.map((i) => i.message.id),
+      bodies.map((i) => i.sealedBody),
     ]);
     return items.map(() => undefined);
+  }
+
+  /** The sealed spool body stored with the message (insertAccepted), undefined when there is none. */
+  async findSpoolBody(messageId: string): Promise<Buffer | undefined> {
+    const rows = await this.hot<{ sealed: Buffer }>('dq_spool_body', 'SELECT sealed FROM spool_bodies WHERE message_id = $1', [messageId]);
+    return rows[0]?.sealed;
   }
 
   /**
@@ -419,10 +442,13 @@ export class QueueRepository implements DeliveredMarker {
   async finishMessageIfComplete(messageId: string): Promise<boolean> {
     const rows = await this.hot(
       'dq_finish',
-      `UPDATE messages SET state = 'done'
-        WHERE id = $1 AND ${MESSAGE_OPEN}
-          AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND ${RECIPIENT_OPEN})
-        RETURNING id`,
+      `WITH f AS (
+         UPDATE messages SET state = 'done'
+          WHERE id = $1 AND ${MESSAGE_OPEN}
+            AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND ${RECIPIENT_OPEN})
+          RETURNING id),
+       ${DELETE_FINISHED_BODIES}
+       SELECT id FROM f`,
       [messageId],
     );
     return rows.length > 0;
@@ -444,7 +470,8 @@ export class QueueRepository implements DeliveredMarker {
          UPDATE messages AS m SET state = 'done'
           WHERE m.id = ANY($1::uuid[]) AND m.${MESSAGE_OPEN}
             AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND ${RECIPIENT_OPEN})
-          RETURNING m.id)
+          RETURNING m.id),
+       ${DELETE_FINISHED_BODIES}
        SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
       [[...ids]],
     );

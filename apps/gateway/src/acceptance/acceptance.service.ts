@@ -1,5 +1,7 @@
 // Durable acceptance (ARCHITECTURE.md §5.1): the message is written to the spool (encrypted,
-// fsynced), recorded in PostgreSQL (message + recipients 'pending', one transaction) and announced
+// fsynced: a spool file, or, up to AcceptanceSettings.bodyInDatabaseMaxBytes, sealed and stored
+// with its row in the same PostgreSQL statement, whose commit fsyncs it), recorded in PostgreSQL
+// (message + recipients 'pending', one transaction) and announced
 // to the pipeline as a BullMQ `process` job, all before the listener answers 250. Any failure or
 // timeout on the way throws AcceptanceError (the listener answers 451 4.3.0) after undoing what was
 // written, so a client that retries does not get its message delivered twice.
@@ -7,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AcceptedRecipient, MessageDirection, MessageFormat, QueueRepository } from '@lib/db';
 import type { GatewayLogger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
-import type { SpoolService } from '../spool/spool.service';
+import type { SpoolService, SpoolWriteResult } from '../spool/spool.service';
 import { headerMessageId, receivedHeader } from '../smtp/trace-headers';
 import type { RecentlyAccepted } from '../pipeline/recently-accepted';
 
@@ -60,6 +62,12 @@ export interface AcceptanceSettings {
   readonly queueLifetimeMs: number;
   /** Upper bound of each of the three stages. */
   readonly stageTimeoutMs: number;
+  /**
+   * Messages up to this size (bytes, as spooled) are sealed and stored in PostgreSQL with their
+   * queue row, in the same statement (spool_bodies), instead of in a spool file of their own;
+   * larger ones go to a file. 0 or undefined: every message goes to a file.
+   */
+  readonly bodyInDatabaseMaxBytes?: number;
 }
 
 function withTimeout<T>(stage: AcceptanceStage, ms: number, work: Promise<T>): Promise<T> {
@@ -110,9 +118,13 @@ export class AcceptanceService {
     ]);
     const ms = this.settings.stageTimeoutMs;
 
-    const stored = await this.stage(log, 'spool', () => withTimeout('spool', ms, this.spool.write(messageId, bytes)), async () => {
-      await this.spool.remove(messageId);
-    });
+    // the body with the row (one commit makes both durable), or in a file of its own first
+    const withRow = bytes.length <= (this.settings.bodyInDatabaseMaxBytes ?? 0);
+    const stored: SpoolWriteResult & { sealed?: Buffer } = withRow
+      ? await this.stage(log, 'spool', () => Promise.resolve(this.spool.seal(messageId, bytes)), () => Promise.resolve())
+      : await this.stage(log, 'spool', () => withTimeout('spool', ms, this.spool.write(messageId, bytes)), async () => {
+          await this.spool.remove(messageId);
+        });
 
     const recipients: AcceptedRecipient[] = req.recipients.map((r) => ({ id: randomUUID(), address: r.address, domain: r.domain }));
     const row = {
@@ -131,11 +143,12 @@ export class AcceptanceService {
       receivedAt,
       expiresAt: new Date(receivedAt.getTime() + this.settings.queueLifetimeMs),
     };
-    const insert = () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients));
+    const insert = () => withTimeout('database', ms, this.queue.insertAccepted(row, recipients, stored.sealed));
     const enqueue = () => withTimeout('enqueue', ms, this.jobs.addProcess(messageId));
     const recent = this.recent;
     if (!recent) {
       await this.stage(log, 'database', insert, () => this.takeBack(messageId));
+      if (withRow) this.spool.storedWithRow(messageId, bytes);
       // a job that still lands later finds no message (or an aborted one) and does nothing
       await this.stage(log, 'enqueue', enqueue, () => this.takeBack(messageId));
     } else {
@@ -150,6 +163,7 @@ export class AcceptanceService {
         const failure = inserted.status === 'rejected' ? inserted.reason : (enqueued as PromiseRejectedResult).reason;
         await this.fail(log, failure as AcceptanceError, () => this.takeBack(messageId));
       }
+      if (withRow) this.spool.storedWithRow(messageId, bytes);
       recent.remember({
         message: { ...row, state: 'queued' },
         // as findMessageWithRecipients returns them

@@ -11,6 +11,13 @@
 // a torn one anyway).
 // Recently written messages are also kept in memory for a while (SpoolOptions.recentBytes), so the
 // reads right after acceptance (policy check, delivery) cost no file system calls.
+// Bodies in PostgreSQL: acceptance may instead seal a message (seal(), no I/O) and store the sealed
+// bytes in the spool_bodies table with its queue row, in the same statement (libs/db migration
+// SpoolBodies: one commit instead of two fsyncs and a commit before the 250); storedWithRow() then
+// remembers it. read() falls back to that table (SpoolOptions.bodies) when no file exists, after
+// the aborted mark, so a message whose acceptance was aborted is still recognised as such.
+// The table row is deleted by the statement that finishes the message, so remove() skips the
+// file system for bodies this process stored there.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, fsync, openSync, promises as fs, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +43,16 @@ export interface SpoolWriteResult {
   readonly sha256: Buffer;
 }
 
+/** A message sealed for storage elsewhere (seal()): `sealed` is the spool file's bytes. */
+export interface SealedMessage extends SpoolWriteResult {
+  readonly sealed: Buffer;
+}
+
+/** Where sealed bodies stored with their queue rows are found (QueueRepository.findSpoolBody). */
+export interface SpoolBodyTable {
+  findSpoolBody(messageId: string): Promise<Buffer | undefined>;
+}
+
 export interface SpoolOptions {
   /**
    * Bytes of recently written messages kept in memory (plaintext, in this process only) so that
@@ -45,6 +62,8 @@ export interface SpoolOptions {
    * authenticated. Default 32 MiB; 0 turns it off. A message larger than a quarter of it is not kept.
    */
   readonly recentBytes?: number;
+  /** The table of bodies stored with their rows (see seal/storedWithRow); undefined: files only. */
+  readonly bodies?: SpoolBodyTable;
 }
 
 export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024;
@@ -58,6 +77,9 @@ export class SpoolService {
   private readonly recent = new Map<string, Buffer>();
   private recentSize = 0;
   private readonly recentBudget: number;
+  /** Ids whose body this process stored in the table (storedWithRow) and has not removed: no file to unlink. */
+  private readonly inTable = new Set<string>();
+  private readonly bodies: SpoolBodyTable | undefined;
 
   constructor(
     private readonly dir: string,
@@ -65,6 +87,7 @@ export class SpoolService {
     options: SpoolOptions = {},
   ) {
     this.recentBudget = Math.max(0, options.recentBytes ?? DEFAULT_RECENT_BYTES);
+    this.bodies = options.bodies;
   }
 
   private remember(messageId: string, message: Uint8Array): void {
@@ -93,9 +116,12 @@ export class SpoolService {
     return { dir, file: join(dir, `${messageId}.msg`) };
   }
 
-  /** Encrypts and durably stores the message; resolves only once file and directory are fsynced. */
-  async write(messageId: string, message: Uint8Array): Promise<SpoolWriteResult> {
-    const { dir, file } = this.pathOf(messageId);
+  /**
+   * Encrypts the message as a spool file would hold it, without storing it: the caller stores
+   * `sealed` (spool_bodies, with the queue row) and calls storedWithRow once that committed.
+   */
+  seal(messageId: string, message: Uint8Array): SealedMessage {
+    this.pathOf(messageId); // the id check
     const { id, key } = this.keyring.current;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -103,8 +129,21 @@ export class SpoolService {
     const ciphertext = Buffer.concat([cipher.update(message), cipher.final()]);
     const keyId = Buffer.alloc(4);
     keyId.writeUInt32BE(id);
-    const body = Buffer.concat([MAGIC, keyId, iv, cipher.getAuthTag(), ciphertext]);
+    const sealed = Buffer.concat([MAGIC, keyId, iv, cipher.getAuthTag(), ciphertext]);
     const sha256 = createHash('sha256').update(message).digest();
+    return { keyId: id, sha256, sealed };
+  }
+
+  /** After the sealed body of seal() committed with its row: later reads are served from memory, and remove() has no file to unlink. */
+  storedWithRow(messageId: string, message: Uint8Array): void {
+    this.inTable.add(messageId);
+    this.remember(messageId, message);
+  }
+
+  /** Encrypts and durably stores the message; resolves only once file and directory are fsynced. */
+  async write(messageId: string, message: Uint8Array): Promise<SpoolWriteResult> {
+    const { dir, file } = this.pathOf(messageId);
+    const { keyId: id, sha256, sealed: body } = this.seal(messageId, message);
 
     const fd = await this.createFile(dir, file);
     try {
@@ -161,11 +200,11 @@ export class SpoolService {
     try {
       body = await fs.readFile(file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (await exists(`${file}${ABORTED}`)) throw new SpoolError('ABORTED', `acceptance of ${messageId} was aborted (the client got 451)`);
-        throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing`);
-      }
-      throw new SpoolError('IO', `cannot read the spool file of ${messageId}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new SpoolError('IO', `cannot read the spool file of ${messageId}: ${(err as Error).message}`);
+      if (await exists(`${file}${ABORTED}`)) throw new SpoolError('ABORTED', `acceptance of ${messageId} was aborted (the client got 451)`);
+      const stored = await this.fromTable(messageId);
+      if (!stored) throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing`);
+      body = stored;
     }
     if (body.length < HEADER || !body.subarray(0, 4).equals(MAGIC)) throw new SpoolError('CORRUPT', `spool file of ${messageId} is not a spool file`);
     const key = this.keyring.key(body.readUInt32BE(4));
@@ -188,6 +227,8 @@ export class SpoolService {
   async remove(messageId: string, mayBeAborted = true): Promise<void> {
     const { file } = this.pathOf(messageId);
     this.forget(messageId);
+    // its table row goes with the statement that finishes the message (or with the message row)
+    if (this.inTable.delete(messageId)) return;
     // unlink, not rm: rm costs an lstat more per file
     if (!(await unlinkIfExists(file)) && mayBeAborted) await unlinkIfExists(`${file}${ABORTED}`);
   }
@@ -200,13 +241,30 @@ export class SpoolService {
   async markAborted(messageId: string): Promise<void> {
     const { dir, file } = this.pathOf(messageId);
     this.forget(messageId);
+    this.inTable.delete(messageId);
     try {
       await fs.rename(file, `${file}${ABORTED}`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // no file: the body went to the table with the row (seal), or nowhere; an empty mark says
+      // "aborted" all the same, and read() looks for it before the table
+      const fd = await this.createFile(dir, `${file}${ABORTED}`);
+      try {
+        await fsyncFd(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     await this.syncDir(dir);
+  }
+
+  private async fromTable(messageId: string): Promise<Buffer | undefined> {
+    if (!this.bodies) return undefined;
+    try {
+      return await this.bodies.findSpoolBody(messageId);
+    } catch (err) {
+      throw new SpoolError('IO', `cannot read the spooled body of ${messageId} from the database: ${(err as Error).message}`);
+    }
   }
 
   /** Closes the directory handles kept for fsync (the service stays usable: they reopen on demand). */
