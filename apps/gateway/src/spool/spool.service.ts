@@ -19,7 +19,7 @@
 // The table row is deleted by the statement that finishes the message, so remove() skips the
 // file system for bodies this process stored there.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, openSync, promises as fs, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsync, openSync, promises as fs, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SpoolKeyring } from './spool-keyring';
 
@@ -293,8 +293,13 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** True when the file was there. */
+/**
+ * True when the file was there. Most calls find nothing (the replacement of a group that had
+ * none, the file of a body stored in the table by another process): a synchronous look, which only
+ * reads the directory cache, answers those without a trip through the thread pool.
+ */
 async function unlinkIfExists(path: string): Promise<boolean> {
+  if (!existsSync(path)) return false;
   try {
     await fs.unlink(path);
     return true;
