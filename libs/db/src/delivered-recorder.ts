@@ -6,7 +6,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
 import { HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
-import { DELETE_FINISHED_BODIES, finishedGroupsFor, type DeliveredMarker, type FinishedGroups } from './queue.repository';
+import { finishedGroupsFor, type DeliveredMarker, type FinishedGroups } from './queue.repository';
 import type { RecipientRoute } from './entities/recipient.entity';
 import { StatementCoalescer } from './statement-coalescer';
 
@@ -35,16 +35,15 @@ const MARK_DELIVERED = `UPDATE recipients AS r
 // as final here, any other must already be final in the snapshot. Final states never go back, so a
 // message finished here is complete; one whose other recipients are marked by a concurrent
 // statement may be finished by neither, and the caller then runs the separate finish, after its
-// own marks committed (as before). The finished messages' spool bodies go in the same statement;
-// the last SELECT returns their groups.
+// own marks committed (as before). The last SELECT returns the finished messages' groups (their
+// spool bodies go with them: a trigger, migration SpoolBodies).
 const MARK_DELIVERED_FINISHING = `WITH d AS (${MARK_DELIVERED}
   RETURNING r.message_id),
 f AS (
   UPDATE messages AS m SET state = 'done'
    WHERE m.id IN (SELECT message_id FROM d) AND m.${MESSAGE_OPEN}
      AND NOT EXISTS (SELECT 1 FROM recipients x WHERE x.message_id = m.id AND x.${RECIPIENT_OPEN} AND x.id <> ALL($1::uuid[]))
-  RETURNING m.id),
-${DELETE_FINISHED_BODIES}
+  RETURNING m.id)
 SELECT DISTINCT f.id, g.route, g.domain FROM f LEFT JOIN recipients g ON g.message_id = f.id`;
 
 interface Delivered {

@@ -170,20 +170,12 @@ const INSERT_ACCEPTED = (() => {
        RETURNING id)
      , b AS (
        INSERT INTO spool_bodies (message_id, sealed)
-       SELECT s.message_id, s.sealed FROM unnest($${r + 5}::uuid[], $${r + 6}::bytea[]) AS s(message_id, sealed)
-       JOIN m ON m.id = s.message_id)
+       SELECT * FROM unnest($${r + 5}::uuid[], $${r + 6}::bytea[]))
      INSERT INTO recipients (id, message_id, address, domain, status, attempts)
      SELECT r.id, m.id, r.address, r.domain, 'pending', 0
        FROM unnest($${r + 1}::uuid[], $${r + 2}::uuid[], $${r + 3}::text[], $${r + 4}::text[]) AS r(id, message_id, address, domain)
        JOIN m ON m.id = r.message_id`;
 })();
-
-/**
- * The spool bodies of the messages a finishing statement's CTE `f` (RETURNING id) marked done: a
- * finished message's body is not needed any more, and deleting it in the same statement costs no
- * round trip. A data-modifying CTE runs whether or not the main query reads it.
- */
-export const DELETE_FINISHED_BODIES = `b AS (DELETE FROM spool_bodies WHERE message_id IN (SELECT id FROM f))`;
 
 type RouteItem = readonly { id: string; route: RecipientRoute }[];
 /** A (route, domain) group of a message's recipients: a spool replacement may exist per group. */
@@ -442,13 +434,10 @@ export class QueueRepository implements DeliveredMarker {
   async finishMessageIfComplete(messageId: string): Promise<boolean> {
     const rows = await this.hot(
       'dq_finish',
-      `WITH f AS (
-         UPDATE messages SET state = 'done'
-          WHERE id = $1 AND ${MESSAGE_OPEN}
-            AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND ${RECIPIENT_OPEN})
-          RETURNING id),
-       ${DELETE_FINISHED_BODIES}
-       SELECT id FROM f`,
+      `UPDATE messages SET state = 'done'
+        WHERE id = $1 AND ${MESSAGE_OPEN}
+          AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = $1 AND ${RECIPIENT_OPEN})
+        RETURNING id`,
       [messageId],
     );
     return rows.length > 0;
@@ -470,8 +459,7 @@ export class QueueRepository implements DeliveredMarker {
          UPDATE messages AS m SET state = 'done'
           WHERE m.id = ANY($1::uuid[]) AND m.${MESSAGE_OPEN}
             AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND ${RECIPIENT_OPEN})
-          RETURNING m.id),
-       ${DELETE_FINISHED_BODIES}
+          RETURNING m.id)
        SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
       [[...ids]],
     );

@@ -4,9 +4,11 @@
 // fsync, shared by the group) makes the message durable, instead of a file fsync, a directory
 // fsync and then the commit, one after the other, before the 250 (bench/stack-floor-bench.ts,
 // level "queue, body in db"). Row and body exist together or not at all: no torn or missing file
-// behind a committed row. The body is deleted by the statement that finishes the message, and
-// with the message row (cascade). Large messages stay in spool files (AcceptanceSettings).
-// STORAGE EXTERNAL: ciphertext does not compress, so TOAST does not try.
+// behind a committed row. The body is deleted when its message becomes 'done' (a trigger, so no
+// finishing statement can forget it, and none pays for planning a longer statement: the hot
+// statements are planned per execution), and with the message row (cascade). Large messages stay
+// in spool files (AcceptanceSettings). STORAGE EXTERNAL: ciphertext does not compress, so TOAST
+// does not try.
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { APP_ROLE } from './1764320000000-audit-trail';
 
@@ -20,6 +22,14 @@ export class SpoolBodies1764700000000 implements MigrationInterface {
         sealed bytea NOT NULL
       )`);
     await q.query('ALTER TABLE spool_bodies ALTER COLUMN sealed SET STORAGE EXTERNAL');
+    await q.query(`
+      CREATE FUNCTION spool_body_release() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM spool_bodies WHERE message_id = NEW.id;
+        RETURN NULL;
+      END $$`);
+    await q.query(`CREATE TRIGGER messages_done_release_body AFTER UPDATE OF state ON messages
+                   FOR EACH ROW WHEN (NEW.state = 'done' AND OLD.state <> 'done') EXECUTE FUNCTION spool_body_release()`);
     await q.query('REVOKE ALL ON spool_bodies FROM PUBLIC');
     // a body is written once and never changed: no UPDATE
     await q.query(`REVOKE ALL ON spool_bodies FROM ${APP_ROLE}`);
@@ -27,6 +37,8 @@ export class SpoolBodies1764700000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TRIGGER messages_done_release_body ON messages');
+    await q.query('DROP FUNCTION spool_body_release()');
     await q.query('DROP TABLE spool_bodies');
   }
 }
