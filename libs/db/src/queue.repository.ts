@@ -170,7 +170,8 @@ const INSERT_ACCEPTED = (() => {
        RETURNING id)
      , b AS (
        INSERT INTO spool_bodies (message_id, sealed)
-       SELECT * FROM unnest($${r + 5}::uuid[], $${r + 6}::bytea[]))
+       SELECT s.message_id, substring($${r + 5}::bytea FROM s.start FOR s.length)
+         FROM unnest($${r + 6}::uuid[], $${r + 7}::int[], $${r + 8}::int[]) AS s(message_id, start, length))
      INSERT INTO recipients (id, message_id, address, domain, status, attempts)
      SELECT r.id, m.id, r.address, r.domain, 'pending', 0
        FROM unnest($${r + 1}::uuid[], $${r + 2}::uuid[], $${r + 3}::text[], $${r + 4}::text[]) AS r(id, message_id, address, domain)
@@ -277,15 +278,25 @@ export class QueueRepository implements DeliveredMarker {
    */
   private async insertAcceptedBatch(items: readonly AcceptedInsert[]): Promise<void[]> {
     const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
+    // the bodies as ONE bytea parameter (node-postgres sends a Buffer in binary; a bytea[] array
+    // would go as hex text, twice the bytes, encoded here and parsed there) cut by start/length
     const bodies = items.filter((i) => i.sealedBody !== undefined);
+    const starts: number[] = [];
+    let next = 1;
+    for (const i of bodies) {
+      starts.push(next);
+      next += i.sealedBody!.length;
+    }
     await this.hot('dq_insert_accepted_batch', INSERT_ACCEPTED, [
       ...ACCEPTED_MESSAGE_COLUMNS.map(([, , value]) => items.map((i) => value(i.message))),
       rcpts.map((r) => r.id),
       rcpts.map((r) => r.messageId),
       rcpts.map((r) => r.address),
       rcpts.map((r) => r.domain),
+      Buffer.concat(bodies.map((i) => i.sealedBody!)),
       bodies.map((i) => i.message.id),
-      bodies.map((i) => i.sealedBody),
+      starts,
+      bodies.map((i) => i.sealedBody!.length),
     ]);
     return items.map(() => undefined);
   }
