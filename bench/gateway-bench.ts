@@ -150,6 +150,8 @@ export class GatewayBench {
       MAX_CONNECTIONS: '1000',
       // the product's default (the test harness starts gateways with a smaller 2xx pool)
       DELIVERED_POOL_SIZE: '10',
+      // the same connections per destination as the Postfix baseline (smtp_destination_concurrency_limit)
+      DESTINATION_CONCURRENCY: String(POSTFIX_THROUGHPUT_TUNING['smtp_destination_concurrency_limit']),
       ...options.env,
     };
     if (options.cpuProfDir) {
@@ -411,7 +413,7 @@ async function main(): Promise<void> {
     ]),
   );
   console.log(`\nPostgreSQL shared processes (WAL writer, checkpointer, other jobs' databases) during gateway runs: ${rows.map((r) => r.gateway.postgresSharedCpuMsPerMsg.toFixed(2)).join(' / ')} ms/msg (indicative only)`);
-  console.log(`Postfix tuning: ${Object.entries(POSTFIX_THROUGHPUT_TUNING).map(([k, v]) => `${k}=${v}`).join(', ')}; gateway log level ${options.logLevel}${Object.keys(options.env).length ? `, env ${JSON.stringify(options.env)}` : ''}`);
+  console.log(`Postfix tuning: ${Object.entries(POSTFIX_THROUGHPUT_TUNING).map(([k, v]) => `${k}=${v}`).join(', ')}; gateway log level ${options.logLevel}, DESTINATION_CONCURRENCY=${POSTFIX_THROUGHPUT_TUNING['smtp_destination_concurrency_limit']}${Object.keys(options.env).length ? `, env ${JSON.stringify(options.env)}` : ''}`);
   console.log(`\nwrote ${writeResults('gateway-bench', { options: { ...options, messageSize: MESSAGE_SIZE }, postfixTuning: POSTFIX_THROUGHPUT_TUNING, results: rows })}`);
 
   if (options.dime) {
