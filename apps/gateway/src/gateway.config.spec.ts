@@ -50,6 +50,13 @@ describe('gatewayConfigFromEnv', () => {
 });
 
 describe('value parsers', () => {
+  it('spools messages up to 256K in PostgreSQL by default; SPOOL_DB_MAX_SIZE=0 keeps every message in a file', () => {
+    expect(gatewayConfigFromEnv(base).spoolDbMaxBytes).toBe(262_144);
+    expect(gatewayConfigFromEnv({ ...base, SPOOL_DB_MAX_SIZE: '0' }).spoolDbMaxBytes).toBe(0);
+    expect(gatewayConfigFromEnv({ ...base, SPOOL_DB_MAX_SIZE: '1M' }).spoolDbMaxBytes).toBe(1_048_576);
+    expect(() => gatewayConfigFromEnv({ ...base, SPOOL_DB_MAX_SIZE: 'lots' })).toThrow(/SPOOL_DB_MAX_SIZE must be a size like 256K, or 0/);
+  });
+
   it('parses durations, sizes and CIDRs and refuses the rest', () => {
     expect([parseDuration('30s'), parseDuration('4h'), parseDuration('5d'), parseDuration('250'), parseDuration('1w')]).toEqual([30_000, 14_400_000, 432_000_000, 250, undefined]);
     expect([parseSize('25M'), parseSize('512k'), parseSize('10'), parseSize('1T')]).toEqual([26_214_400, 524_288, 10, undefined]);

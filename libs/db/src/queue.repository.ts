@@ -280,12 +280,12 @@ export class QueueRepository implements DeliveredMarker {
     const rcpts = items.flatMap((i) => i.recipients.map((r) => ({ ...r, messageId: i.message.id })));
     // the bodies as ONE bytea parameter (node-postgres sends a Buffer in binary; a bytea[] array
     // would go as hex text, twice the bytes, encoded here and parsed there) cut by start/length
-    const bodies = items.filter((i) => i.sealedBody !== undefined);
+    const bodies = items.flatMap((i) => (i.sealedBody ? [{ id: i.message.id, sealed: i.sealedBody }] : []));
     const starts: number[] = [];
     let next = 1;
-    for (const i of bodies) {
+    for (const b of bodies) {
       starts.push(next);
-      next += i.sealedBody!.length;
+      next += b.sealed.length;
     }
     await this.hot('dq_insert_accepted_batch', INSERT_ACCEPTED, [
       ...ACCEPTED_MESSAGE_COLUMNS.map(([, , value]) => items.map((i) => value(i.message))),
@@ -293,10 +293,10 @@ export class QueueRepository implements DeliveredMarker {
       rcpts.map((r) => r.messageId),
       rcpts.map((r) => r.address),
       rcpts.map((r) => r.domain),
-      Buffer.concat(bodies.map((i) => i.sealedBody!)),
-      bodies.map((i) => i.message.id),
+      Buffer.concat(bodies.map((b) => b.sealed)),
+      bodies.map((b) => b.id),
       starts,
-      bodies.map((i) => i.sealedBody!.length),
+      bodies.map((b) => b.sealed.length),
     ]);
     return items.map(() => undefined);
   }

@@ -16,8 +16,8 @@
 // SpoolBodies: one commit instead of two fsyncs and a commit before the 250); storedWithRow() then
 // remembers it. read() falls back to that table (SpoolOptions.bodies) when no file exists, after
 // the aborted mark, so a message whose acceptance was aborted is still recognised as such.
-// The table row is deleted by the statement that finishes the message, so remove() skips the
-// file system for bodies this process stored there.
+// The table row is deleted when the message becomes done (a trigger) or with its row, so remove()
+// skips the file system for bodies this process stored there.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fsync, openSync, promises as fs, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -203,7 +203,7 @@ export class SpoolService {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new SpoolError('IO', `cannot read the spool file of ${messageId}: ${(err as Error).message}`);
       if (await exists(`${file}${ABORTED}`)) throw new SpoolError('ABORTED', `acceptance of ${messageId} was aborted (the client got 451)`);
       const stored = await this.fromTable(messageId);
-      if (!stored) throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing`);
+      if (!stored) throw new SpoolError('NOT_FOUND', `spool file of ${messageId} is missing${this.bodies ? ', and no body is stored with its row' : ''}`);
       body = stored;
     }
     if (body.length < HEADER || !body.subarray(0, 4).equals(MAGIC)) throw new SpoolError('CORRUPT', `spool file of ${messageId} is not a spool file`);
@@ -227,7 +227,7 @@ export class SpoolService {
   async remove(messageId: string, mayBeAborted = true): Promise<void> {
     const { file } = this.pathOf(messageId);
     this.forget(messageId);
-    // its table row goes with the statement that finishes the message (or with the message row)
+    // its table row goes when the message becomes done (a trigger), or with the message row
     if (this.inTable.delete(messageId)) return;
     // unlink, not rm: rm costs an lstat more per file
     if (!(await unlinkIfExists(file)) && mayBeAborted) await unlinkIfExists(`${file}${ABORTED}`);
@@ -273,6 +273,7 @@ export class SpoolService {
     this.dirSyncers.clear();
   }
 
+  /** A spool file of this id exists (or its copy is in memory); bodies stored with a row are not looked up (only replacements, always files, are asked about). */
   async exists(messageId: string): Promise<boolean> {
     if (this.recent.has(messageId)) return true;
     try {
