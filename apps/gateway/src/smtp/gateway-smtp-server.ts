@@ -6,7 +6,9 @@
 //  - replies whose text starts with an enhanced status code are sent as they are;
 //  - AUTH is only advertised and accepted after STARTTLS;
 //  - graceful drain: idle sessions are closed with 421, a session inside a mail transaction
-//    finishes it (its DATA still gets the real reply), then it is closed.
+//    finishes it (its DATA still gets the real reply), then it is closed: its next command gets
+//    421 (QUIT gets 221), or, if none comes within DRAIN_IDLE_MS of its last reply, an unsolicited
+//    421 (so a client that sends QUIT right after its 250 is not answered 421 by the drain's poll).
 // The e2e tests exercise each of these, so an smtp-server upgrade that changes the internals fails them.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -27,6 +29,9 @@ export function parsedPathOf(session: SMTPServerSession): MailPath | null {
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** While draining, how long a session that just exchanged a command and reply may stay before the unsolicited 421. */
+export const DRAIN_IDLE_MS = 250;
 
 export function sendReply(connection: { send(code: number, data?: string, context?: string | false): void }, r: SmtpReply): void {
   connection.send(r.code, `${r.enhanced} ${r.text}`, false);
@@ -50,6 +55,8 @@ export interface DmtpDualMode {
 
 class GatewaySmtpConnection extends SMTPConnection {
   private inEhlo = false;
+  /** When this session last got a command or sent a reply (ms, Date.now). */
+  lastActivity = Date.now();
 
   constructor(
     private readonly gateway: GatewaySmtpServer,
@@ -72,6 +79,7 @@ class GatewaySmtpConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    this.lastActivity = Date.now();
     if (this.inEhlo && Array.isArray(data) && !this.secure) data = data.filter((line) => !line.startsWith('AUTH '));
     if (typeof data === 'string' && ENHANCED.test(data)) return super.send(code, data, false);
     super.send(code, data, context);
@@ -83,6 +91,7 @@ class GatewaySmtpConnection extends SMTPConnection {
   }
 
   override _onCommand(command: Buffer, callback?: () => void): void {
+    this.lastActivity = Date.now();
     if (this.gateway.draining && !this.inTransaction && this._ready) {
       const name = command.toString('latin1').split(' ')[0]!.toUpperCase();
       if (name !== 'QUIT') {
@@ -214,8 +223,9 @@ export class GatewaySmtpServer extends SMTPServer {
         this.close(() => resolve());
       };
       const poll = setInterval(() => {
+        const now = Date.now();
         for (const c of this.connections as Set<SMTPConnection> as Set<GatewaySmtpConnection>) {
-          if (!c.inTransaction && c._ready && !c._closing) {
+          if (!c.inTransaction && c._ready && !c._closing && now - c.lastActivity >= DRAIN_IDLE_MS) {
             sendReply(c, REPLIES.shuttingDown);
           }
         }

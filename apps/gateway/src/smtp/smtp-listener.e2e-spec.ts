@@ -361,7 +361,7 @@ describe('submission listener', () => {
 });
 
 describe('graceful drain', () => {
-  it('closes idle sessions with 421, lets a session inside DATA finish with 250, refuses new connections', async () => {
+  it('closes idle sessions with 421, lets a session inside DATA finish with 250 and then QUIT, refuses new connections', async () => {
     const cfg = config({});
     const enqueuer: ProcessEnqueuer = { addProcess: async () => undefined };
     const port = await startListener('smtp', cfg, enqueuer);
@@ -374,13 +374,25 @@ describe('graceful drain', () => {
     await busy.cmd('RCPT TO:<u@example.test>');
     expect((await busy.cmd('DATA')).code).toBe(354);
     busy.write('Subject: in flight\r\n\r\nfirst half\r\n');
+    const quiet = await open(port);
+    await quiet.cmd('EHLO quiet.test');
+    await quiet.cmd('MAIL FROM:<b@sender.test>');
+    await quiet.cmd('RCPT TO:<u@example.test>');
+    expect((await quiet.cmd('DATA')).code).toBe(354);
+    quiet.write('Subject: in flight too\r\n\r\nits first half\r\n');
     const drained = listener.drain(10_000);
     const idleReply = await idle.read();
     expect(idleReply.line).toBe('421 4.3.2 Service shutting down, try again later');
     await new Promise((r) => setTimeout(r, 200));
     busy.write('second half\r\n.\r\n');
     expect((await busy.read()).line).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    // longer than the drain's 50 ms poll, shorter than DRAIN_IDLE_MS: the QUIT is still answered
+    await new Promise((r) => setTimeout(r, 120));
     expect((await busy.cmd('QUIT')).code).toBe(221);
+    // a session that stays silent after its 250 gets the unsolicited 421
+    quiet.write('its second half\r\n.\r\n');
+    expect((await quiet.read()).line).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    expect((await quiet.read()).line).toBe('421 4.3.2 Service shutting down, try again later');
     await drained;
     await expect(SmtpDialog.open(port)).rejects.toThrow(/ECONNREFUSED/);
   });
