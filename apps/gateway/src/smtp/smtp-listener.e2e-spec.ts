@@ -368,18 +368,18 @@ describe('graceful drain', () => {
     const listener = listeners[listeners.length - 1]!;
     const idle = await open(port);
     await idle.cmd('EHLO idle.test');
-    const busy = await open(port);
-    await busy.cmd('EHLO busy.test');
-    await busy.cmd('MAIL FROM:<a@sender.test>');
-    await busy.cmd('RCPT TO:<u@example.test>');
-    expect((await busy.cmd('DATA')).code).toBe(354);
-    busy.write('Subject: in flight\r\n\r\nfirst half\r\n');
-    const quiet = await open(port);
-    await quiet.cmd('EHLO quiet.test');
-    await quiet.cmd('MAIL FROM:<b@sender.test>');
-    await quiet.cmd('RCPT TO:<u@example.test>');
-    expect((await quiet.cmd('DATA')).code).toBe(354);
-    quiet.write('Subject: in flight too\r\n\r\nits first half\r\n');
+    /** A session inside DATA, its message half sent. */
+    const inData = async (name: string) => {
+      const session = await open(port);
+      await session.cmd(`EHLO ${name}.test`);
+      await session.cmd(`MAIL FROM:<${name}@sender.test>`);
+      await session.cmd('RCPT TO:<u@example.test>');
+      expect((await session.cmd('DATA')).code).toBe(354);
+      session.write(`Subject: in flight (${name})\r\n\r\nfirst half\r\n`);
+      return session;
+    };
+    const busy = await inData('busy');
+    const quiet = await inData('quiet');
     const drained = listener.drain(10_000);
     const idleReply = await idle.read();
     expect(idleReply.line).toBe('421 4.3.2 Service shutting down, try again later');
@@ -390,7 +390,7 @@ describe('graceful drain', () => {
     await new Promise((r) => setTimeout(r, 120));
     expect((await busy.cmd('QUIT')).code).toBe(221);
     // a session that stays silent after its 250 gets the unsolicited 421
-    quiet.write('its second half\r\n.\r\n');
+    quiet.write('second half\r\n.\r\n');
     expect((await quiet.read()).line).toMatch(/^250 2\.0\.0 Ok: queued as /);
     expect((await quiet.read()).line).toBe('421 4.3.2 Service shutting down, try again later');
     await drained;
