@@ -80,6 +80,19 @@ function signatureAlgorithm(label: string): AlgorithmIdentifier {
   throw new RangeError(`"label" ${label} is not a TLS key (ECDSA P-256 or RSA)`);
 }
 
+/**
+ * A certificate serial number: 16 bytes (126 random bits), whose DER INTEGER is positive and
+ * minimal. The first byte is kept in 0x40-0x7f: a first byte of 0x00 followed by one under 0x80
+ * is a non-minimal INTEGER, which OpenSSL refuses ("illegal padding") when it loads the
+ * certificate; with only the high bit cleared that happened to about 1 certificate in 256.
+ */
+export function certificateSerial(random: Uint8Array = randomBytes(16)): Buffer {
+  if (random.length !== 16) throw new RangeError('"random" must be 16 bytes');
+  const serial = Buffer.from(random);
+  serial[0] = 0x40 | (serial[0]! & 0x3f);
+  return serial;
+}
+
 /** A self-signed server certificate for the HSM key behind label. */
 export async function createSelfSignedCertificate(keystore: HsmKeystore, label: string, options: TlsCertificateOptions): Promise<PemDer> {
   const sigAlg = signatureAlgorithm(label);
@@ -87,8 +100,7 @@ export async function createSelfSignedCertificate(keystore: HsmKeystore, label: 
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + (options.validityDays ?? 365) * 86_400_000);
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  const serial = certificateSerial();
   const name = subjectName(options);
   const tbs = new TBSCertificate({
     version: Version.v3,

@@ -1,5 +1,5 @@
 // Pure parts of libs/hsm (no token): error translation by CKR code, ECDSA encodings, key labels,
-// the key URI and the OpenSSL engine config.
+// the key URI, the OpenSSL engine config and certificate serial numbers.
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import * as pkcs11 from 'pkcs11js';
 import fc from 'fast-check';
@@ -7,6 +7,7 @@ import { HsmError, isSessionLost, toHsmError } from './hsm.error';
 import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature';
 import { ALL_HSM_KEY_ROLES, HSM_KEY_ROLES, keyLabel, parseKeyLabel } from './hsm-key-roles';
 import { hsmTlsBaseOptions, opensslHsmConfig, pkcs11KeyUri } from './hsm-tls';
+import { certificateSerial } from './hsm-certificate';
 
 describe('toHsmError', () => {
   const p11 = (ckr: number): Error => new pkcs11.Pkcs11Error(`X:${ckr}`, ckr, 'C_Test');
@@ -126,5 +127,26 @@ describe('TLS engine helpers', () => {
     for (const enginePath of ['/e.so\n[x]', '/e#.so', '/$HOME/e.so', '/"e".so']) {
       expect(() => opensslHsmConfig({ enginePath, modulePath: '/m' })).toThrow(RangeError);
     }
+  });
+});
+
+describe('certificateSerial', () => {
+  it('is a positive, minimal DER INTEGER of 16 bytes whatever the random bytes', () => {
+    // the draws that broke it: 0x00 or 0x80 first, then a byte under 0x80 -> a non-minimal INTEGER
+    // ("illegal padding" when OpenSSL loads the certificate)
+    for (const first of [0x00, 0x80]) {
+      const serial = certificateSerial(Buffer.from([first, 0x12, ...Array<number>(14).fill(0)]));
+      expect(serial[0]).toBe(0x40);
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (random) => {
+        const serial = certificateSerial(random);
+        expect(serial).toHaveLength(16);
+        // not 0x00 (non-minimal), not >= 0x80 (negative)
+        expect(serial[0]! >= 0x40 && serial[0]! <= 0x7f).toBe(true);
+        expect(serial.subarray(1)).toEqual(Buffer.from(random.subarray(1)));
+      }),
+    );
+    expect(() => certificateSerial(new Uint8Array(8))).toThrow(RangeError);
   });
 });
