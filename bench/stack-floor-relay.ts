@@ -13,7 +13,7 @@
 // No policy, classification, journal hook, metrics, logs, timeouts, retries, DSNs, TLS policy,
 // group commit or recovery: whatever the product spends beyond the `queue` level is its own.
 // Prints "floor ready <port>" on stdout once listening.
-import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { Pool } from 'pg';
 import { sendSmtpTransaction } from '../apps/gateway/src/delivery/smtp-transaction';
@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   const rank = bodyInDb ? 3 : FLOOR_LEVELS.indexOf(level);
   if (rank < 0) throw new RangeError(`FLOOR_LEVEL must be one of ${FLOOR_LEVELS.join(', ')}`);
   const sinkPort = Number(env('FLOOR_SINK_PORT'));
-  const spool = rank >= 1 && !bodyInDb ? new SpoolService(env('FLOOR_SPOOL_DIR'), SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1)) : undefined;
+  // the gateway's spool: it writes the file, or (body in db) only seals the bytes, as acceptance does
+  const sealer = rank >= 1 ? new SpoolService(env('FLOOR_SPOOL_DIR'), SpoolKeyring.fromKeys(new Map([[1, randomBytes(32)]]), 1)) : undefined;
+  const spool = bodyInDb ? undefined : sealer;
   const pool = rank >= 2 ? new Pool({ host: env('PGHOST'), port: Number(env('PGPORT')), user: env('PGUSER'), database: env('PGDATABASE'), max: 20 }) : undefined;
   if (pool) {
     await pool.query('CREATE TABLE IF NOT EXISTS floor_messages (id uuid PRIMARY KEY, mail_from text NOT NULL, recipients text[] NOT NULL, done boolean NOT NULL DEFAULT false)');
@@ -54,12 +56,6 @@ async function main(): Promise<void> {
   const connection = { host: '127.0.0.1', port: Number(process.env['FLOOR_REDIS_PORT'] ?? 0), maxRetriesPerRequest: null };
   const queue = rank >= 3 ? new Queue(queueName, { connection }) : undefined;
   const held = new Map<string, Held>();
-  const bodyKey = randomBytes(32);
-  const sealed = (body: Buffer): Buffer => {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', bodyKey, iv);
-    return Buffer.concat([iv, c.update(body), c.final(), c.getAuthTag()]);
-  };
 
   // one array for every delivery: the SMTP client caches sessions per next hop *and* trust anchors,
   // which it tells apart by the array's identity (a new [] per call would open a session per message)
@@ -110,7 +106,7 @@ async function main(): Promise<void> {
           if (spool) await spool.write(id, body);
           await Promise.all([
             bodyInDb
-              ? pool?.query({ name: 'insert-body', text: 'WITH b AS (INSERT INTO floor_bodies (id, body) VALUES ($1, $4)) INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to, sealed(body)] })
+              ? pool?.query({ name: 'insert-body', text: 'WITH b AS (INSERT INTO floor_bodies (id, body) VALUES ($1, $4)) INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to, sealer!.seal(id, body).sealed] })
               : pool?.query({ name: 'insert', text: 'INSERT INTO floor_messages (id, mail_from, recipients) VALUES ($1, $2, $3)', values: [id, from, to] }),
             queue?.add('process', { id }, { jobId: id, removeOnComplete: true, removeOnFail: true }),
           ]);

@@ -14,7 +14,7 @@ export class MessageFinisher {
     // one round trip: the update and the groups whose spool replacements go with it
     const groups = await this.queue.finishMessageReturningGroups(message.id);
     if (groups === null) return false;
-    await this.bodies.removeAll(message.id, groups);
+    await this.removeFiles(message, groups);
     return true;
   }
 
