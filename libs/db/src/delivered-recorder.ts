@@ -5,7 +5,7 @@
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
 import { Pool, type PoolClient } from 'pg';
 import type { DbConfig } from './db.config';
-import { HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
+import { FINISHED_GROUPS_OF_F, HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
 import { finishedGroupsFor, type DeliveredMarker, type FinishedGroups } from './queue.repository';
 import type { RecipientRoute } from './entities/recipient.entity';
 import { StatementCoalescer } from './statement-coalescer';
@@ -36,7 +36,8 @@ const MARK_DELIVERED = `UPDATE recipients AS r
 // message finished here is complete; one whose other recipients are marked by a concurrent
 // statement may be finished by neither, and the caller then runs the separate finish, after its
 // own marks committed (as before). The last SELECT returns the finished messages' groups (their
-// spool bodies go with them: a trigger, migration SpoolBodies).
+// spool bodies go with them: a trigger, migration SpoolBodies), looked up per finished message
+// (FINISHED_GROUPS_OF_F).
 const MARK_DELIVERED_FINISHING = `WITH d AS (${MARK_DELIVERED}
   RETURNING r.message_id),
 f AS (
@@ -44,7 +45,7 @@ f AS (
    WHERE m.id IN (SELECT message_id FROM d) AND m.${MESSAGE_OPEN}
      AND NOT EXISTS (SELECT 1 FROM recipients x WHERE x.message_id = m.id AND x.${RECIPIENT_OPEN} AND x.id <> ALL($1::uuid[]))
   RETURNING m.id)
-SELECT DISTINCT f.id, g.route, g.domain FROM f LEFT JOIN recipients g ON g.message_id = f.id`;
+${FINISHED_GROUPS_OF_F}`;
 
 interface Delivered {
   /** The message of every recipient in `ids`. */

@@ -3,7 +3,7 @@
 import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
-import { hotQuery, MESSAGE_OPEN, RECIPIENT_OPEN, RECIPIENT_PENDING } from './hot-query';
+import { FINISHED_GROUPS_OF_F, hotQuery, MESSAGE_OPEN, RECIPIENT_OPEN, RECIPIENT_PENDING } from './hot-query';
 import { StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
@@ -471,7 +471,7 @@ export class QueueRepository implements DeliveredMarker {
           WHERE m.id = ANY($1::uuid[]) AND m.${MESSAGE_OPEN}
             AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND ${RECIPIENT_OPEN})
           RETURNING m.id)
-       SELECT DISTINCT f.id, r.route, r.domain FROM f LEFT JOIN recipients r ON r.message_id = f.id`,
+       ${FINISHED_GROUPS_OF_F}`,
       [[...ids]],
     );
     return finishedGroupsFor(rows, ids);
