@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
 import { AuditService, HsmAuditSigner } from '@lib/audit';
-import { AuditRepository, autovacuumWarnings, openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
+import { AuditRepository, autovacuumWarnings, batchPoolSize, HotStatementPool, openDatabase, QueueRepository, SpoolKeyRepository, type DataSource } from '@lib/db';
 import { createComplianceJournal, createEscrowRecovery, startRetentionSweep, type ComplianceJournal, type EscrowRecovery, type RetentionSweepRuntime } from '@lib/escrow';
 import {
   createHsmSecureContext,
@@ -36,7 +36,7 @@ import { createDimeServices, type DimeServices } from './dime/dime.services';
 import { DEFAULT_DMTP_LIMITS, DmtpServer } from './dime/dmtp/dmtp-server';
 import type { DmtpAcceptor } from './dime/dmtp/dmtp-session';
 import type { GatewayConfig } from './gateway.config';
-import { AUDIT_SERVICE, CLOCK, COMPLIANCE_JOURNAL, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, REDIS_CONNECTION } from './gateway.tokens';
+import { AUDIT_SERVICE, CLOCK, COMPLIANCE_JOURNAL, DATA_SOURCE, DIME_SERVICES, GATEWAY_CONFIG, LOGGER, QUEUE_BATCH_POOL, REDIS_CONNECTION } from './gateway.tokens';
 import type { GatewayLogger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics.server';
@@ -139,6 +139,7 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
     @Inject(COMPLIANCE_JOURNAL) private readonly journal: ComplianceJournal | null,
     @Inject(HsmKeystore) private readonly keystore: HsmKeystore,
     @Inject(REDIS_CONNECTION) private readonly redis: ConnectionOptions,
+    @Inject(QUEUE_BATCH_POOL) private readonly batchPool: HotStatementPool,
   ) {}
 
   private sweep: RetentionSweepRuntime | undefined;
@@ -201,6 +202,7 @@ export class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicati
     await this.escrow?.close();
     this.audit.stopCheckpointTimer();
     await this.metricsServer.close();
+    await this.batchPool.close();
     await this.dataSource.destroy();
     this.logger.info('gateway stopped');
   }
@@ -219,7 +221,9 @@ class GatewayCoreModule {
         { provide: GatewayMetrics, useValue: metrics },
         { provide: REDIS_CONNECTION, useValue: { host: config.jobs.host, port: config.jobs.port } satisfies ConnectionOptions },
         { provide: DATA_SOURCE, useFactory: () => openDatabase(config.db, { applicationName: 'dime-gateway' }) },
-        { provide: QueueRepository, useFactory: (ds: DataSource) => new QueueRepository(ds), inject: [DATA_SOURCE] },
+        // the statements every message makes, on connections that plan each of them once (hot-pool.ts)
+        { provide: QUEUE_BATCH_POOL, useFactory: () => new HotStatementPool(config.db, { size: batchPoolSize(), applicationName: 'dime-gateway-queue' }) },
+        { provide: QueueRepository, useFactory: (ds: DataSource, batchPool: HotStatementPool) => new QueueRepository(ds, { batchPool }), inject: [DATA_SOURCE, QUEUE_BATCH_POOL] },
         {
           provide: AUDIT_SERVICE,
           useFactory: (ds: DataSource, keystore: HsmKeystore) => new AuditService(new AuditRepository(ds), new HsmAuditSigner(keystore, keyLabel('audit-signing')), config.audit),
@@ -243,7 +247,7 @@ class GatewayCoreModule {
           inject: [DATA_SOURCE, HsmKeystore, QueueRepository],
         },
       ],
-      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QueueRepository, SpoolService, DIME_SERVICES, AUDIT_SERVICE, COMPLIANCE_JOURNAL],
+      exports: [GATEWAY_CONFIG, LOGGER, CLOCK, GatewayMetrics, REDIS_CONNECTION, DATA_SOURCE, QUEUE_BATCH_POOL, QueueRepository, SpoolService, DIME_SERVICES, AUDIT_SERVICE, COMPLIANCE_JOURNAL],
     };
   }
 }

@@ -10,6 +10,8 @@ export const LOGGER = Symbol('LOGGER');
 export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
 /** The TypeORM `DataSource` from `openDatabase(config.db)` (migrations already run). */
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
+/** The `HotStatementPool` (libs/db hot-pool.ts) of the QueueRepository's group-committed statements; closed after the workers, before the DataSource. */
+export const QUEUE_BATCH_POOL = Symbol('QUEUE_BATCH_POOL');
 /** `() => number`, the clock (ms since epoch); tests pass a fake one (STYLE.md 9). */
 export const CLOCK = Symbol('CLOCK');
 /** The gateway's `AuditService` (libs/audit): appends to the hash-chained trail, HSM-signed checkpoints. */

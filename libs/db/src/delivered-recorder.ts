@@ -3,9 +3,10 @@
 // the UPDATE must leave as soon as the reply is parsed: the pool is opened before any delivery
 // (warm) and serves nothing else, so no acceptance transaction or pipeline query stands between a
 // 2xx and a free connection (the shared TypeORM pool made deliveries queue behind them).
-import { Pool, type PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { DbConfig } from './db.config';
-import { FINISHED_GROUPS_OF_F, HOT_SESSION_OPTIONS, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
+import { FINISHED_GROUPS_OF_F, MESSAGE_OPEN, RECIPIENT_OPEN } from './hot-query';
+import { HotStatementPool } from './hot-pool';
 import { finishedGroupsFor, type DeliveredMarker, type FinishedGroups } from './queue.repository';
 import type { RecipientRoute } from './entities/recipient.entity';
 import { StatementCoalescer } from './statement-coalescer';
@@ -67,55 +68,43 @@ export interface DeliveredRecorderOptions {
 }
 
 export class DeliveredRecorder implements DeliveredMarker {
-  private readonly pool: Pool;
-  private closed: Promise<void> | undefined;
+  /** Its own connections, which plan MARK_DELIVERED_FINISHING once each (hot-pool.ts). */
+  private readonly statements: HotStatementPool;
   private readonly marks: StatementCoalescer<Delivered, FinishedGroups>;
 
   constructor(config: DbConfig, options: DeliveredRecorderOptions) {
     const size = Math.max(1, options.size);
-    this.pool = new Pool({
-      host: config.host,
-      port: config.port,
-      database: config.database,
-      user: config.user,
-      password: config.password.reveal(),
-      application_name: options.applicationName ?? 'dime-gateway-delivered',
-      options: HOT_SESSION_OPTIONS,
-      max: size,
+    this.statements = new HotStatementPool(config, {
+      size,
+      applicationName: options.applicationName ?? 'dime-gateway-delivered',
       // kept open: a connection opened after a 2xx would be in the window
       min: size,
-      idleTimeoutMillis: 0,
-      connectionTimeoutMillis: 5000,
       // a hung server fails the call, which the caller retries; the UPDATE is idempotent
-      query_timeout: 30_000,
-      keepAlive: true,
+      queryTimeoutMs: 30_000,
     });
-    // a pooled connection lost while idle (server restart) is dropped by the pool; not fatal
-    this.pool.on('error', () => undefined);
     this.marks = new StatementCoalescer<Delivered, FinishedGroups>(
       async (items) => {
         const rows = items.flatMap((d) => d.ids.map((id) => ({ id, reply: d.reply, at: d.at })));
-        // a named statement: parsed and planned once per connection
-        const result = await this.pool.query<{ id: string; route: RecipientRoute | null; domain: string | null }>({
-          name: 'dr_mark_delivered_finishing',
-          text: MARK_DELIVERED_FINISHING,
-          values: [rows.map((r) => r.id), rows.map((r) => r.reply), rows.map((r) => r.at)],
-        });
+        const result = await this.statements.query<{ id: string; route: RecipientRoute | null; domain: string | null }>('dr_mark_delivered_finishing', MARK_DELIVERED_FINISHING, [
+          rows.map((r) => r.id),
+          rows.map((r) => r.reply),
+          rows.map((r) => r.at),
+        ]);
         // a message named by two items (two transactions of it ending at once): the first gets its groups
-        return finishedGroupsFor(result.rows, items.map((d) => d.messageId));
+        return finishedGroupsFor(result, items.map((d) => d.messageId));
       },
       { maxInFlight: options.maxInFlight ?? Math.max(1, Math.floor(size / 2)), maxBatch: 256 },
     );
   }
 
+  /** The pg pool of its connections (tests look at their settings and plans). */
+  get pool(): Pool {
+    return this.statements.pool;
+  }
+
   /** Opens every connection now (before deliveries start); failures are left to the first use. */
-  async warm(): Promise<void> {
-    const clients: PoolClient[] = [];
-    try {
-      for (let i = 0; i < this.pool.options.max; i++) clients.push(await this.pool.connect());
-    } finally {
-      for (const c of clients) c.release();
-    }
+  warm(): Promise<void> {
+    return this.statements.warm();
   }
 
   /** DeliveredMarker in one statement (see MARK_DELIVERED_FINISHING). */
@@ -125,7 +114,6 @@ export class DeliveredRecorder implements DeliveredMarker {
   }
 
   close(): Promise<void> {
-    this.closed ??= this.pool.end();
-    return this.closed;
+    return this.statements.close();
   }
 }

@@ -1,31 +1,66 @@
 // The plans of the statements on every message's path, against a real PostgreSQL whose queue
-// already holds 20,000 finished messages: each statement finds its rows by key (no
-// sequential scan of messages or recipients, and not through the partial indexes recipients_due or
-// messages_queued, which a busy queue bloats), and every connection that runs them plans each
-// execution for its own parameters (HOT_SESSION_OPTIONS). And the start-up warning when nothing
-// vacuums the queue tables.
+// already holds 20,000 finished messages, without statistics and then with them: each statement
+// finds its rows by key (no sequential scan of messages or recipients, and not through the partial
+// indexes recipients_due or messages_queued, which a busy queue bloats). Statements on the shared
+// pool are planned per execution for their own parameters (HOT_SESSION_OPTIONS); the group-committed
+// ones run on pools of their own (hot-pool.ts) whose connections plan each statement once, and
+// their generic plans are checked as such. And the start-up warning when nothing vacuums the queue
+// tables.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Pool, QueryConfig } from 'pg';
-import { autovacuumWarnings, DeliveredRecorder, openDatabase, QueueRepository, type DataSource } from '@lib/db';
+import { autovacuumWarnings, DeliveredRecorder, HotStatementPool, openDatabase, QueueRepository, type DataSource } from '@lib/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/database';
 
 let db: TestDatabase;
 let ds: DataSource;
 let queue: QueueRepository;
 let recorder: DeliveredRecorder;
+let batchPool: HotStatementPool;
 let spoolKeyId: number;
 
-const captured: { name: string; text: string; values: unknown[] }[] = [];
+/** A named statement as sent, and the pool it went through (planned per execution, or once). */
+const captured: { name: string; text: string; values: unknown[]; pool: Pool; plans: 'custom' | 'generic' }[] = [];
 
 /** Records every named (hot) statement that goes through `pool` (they all pass a config object). */
-function capture(pool: Pool): void {
+function capture(pool: Pool, plans: 'custom' | 'generic'): void {
   const query = pool.query.bind(pool) as (config: QueryConfig) => Promise<unknown>;
   Object.assign(pool, {
     query: (config: QueryConfig) => {
-      if (config.name) captured.push({ name: config.name, text: config.text, values: [...(config.values ?? [])] });
+      if (config.name) captured.push({ name: config.name, text: config.text, values: [...(config.values ?? [])], pool, plans });
       return query(config);
     },
   });
+}
+
+/** The plan `statement` runs with: custom (planned for these values) or the generic one of its pool's sessions. */
+async function planOf(statement: (typeof captured)[number]): Promise<PlanNode> {
+  const explain = async (client: { query: Pool['query'] }, text: string): Promise<PlanNode> => {
+    const result = await client.query({ text, values: statement.values });
+    return (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
+  };
+  // unnamed: planned for these parameter values, as force_custom_plan plans the named one
+  if (statement.plans === 'custom') return explain(statement.pool, `EXPLAIN (FORMAT JSON) ${statement.text}`);
+  // prepared on a connection of its own pool (force_generic_plan + its planner settings); EXPLAIN
+  // EXECUTE takes no bind parameters, so the values go as literals, in the text form PostgreSQL
+  // gives them (arrays as node-postgres sends them)
+  const client = await statement.pool.connect();
+  try {
+    await client.query(`PREPARE hot_plan_check AS ${statement.text}`);
+    const args: string[] = [];
+    for (const value of statement.values) {
+      if (value === null || value === undefined) {
+        args.push('NULL');
+        continue;
+      }
+      const text = await client.query<{ t: string }>({ text: Buffer.isBuffer(value) ? 'SELECT $1::bytea::text AS t' : 'SELECT $1::text AS t', values: [value] });
+      args.push(client.escapeLiteral(text.rows[0]!.t));
+    }
+    const result = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE hot_plan_check(${args.join(', ')})`);
+    return (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
+  } finally {
+    await client.query('DEALLOCATE hot_plan_check').catch(() => undefined);
+    client.release();
+  }
 }
 
 interface PlanNode {
@@ -42,7 +77,8 @@ function nodesOf(plan: PlanNode): PlanNode[] {
 beforeAll(async () => {
   db = await createTestDatabase();
   ds = await openDatabase(db.config);
-  queue = new QueueRepository(ds);
+  batchPool = new HotStatementPool(db.config, { size: 2, applicationName: 'hot-plans-queue' });
+  queue = new QueueRepository(ds, { batchPool });
   recorder = new DeliveredRecorder(db.config, { size: 2, applicationName: 'hot-plans-test' });
   await recorder.warm();
   const keys: { id: number }[] = await ds.query(`INSERT INTO spool_keys (wrapped_key, kek_label) VALUES ($1, 'kek') RETURNING id`, [randomBytes(40)]);
@@ -62,20 +98,25 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await recorder?.close();
+  await batchPool?.close();
   await ds?.destroy();
   await db?.drop();
 });
 
-it('plans each hot statement per execution, on both pools', async () => {
-  const shared: { plan_cache_mode: string }[] = await ds.query('SHOW plan_cache_mode');
-  expect(shared[0]!.plan_cache_mode).toBe('force_custom_plan');
-  const own = (recorder as unknown as { pool: Pool }).pool;
-  expect((await own.query('SHOW plan_cache_mode')).rows[0]).toEqual({ plan_cache_mode: 'force_custom_plan' });
+const PLANNER_SETTINGS = `SELECT current_setting('plan_cache_mode') AS plans, current_setting('enable_seqscan') AS seqscan, current_setting('enable_bitmapscan') AS bitmapscan,
+  current_setting('enable_hashjoin') AS hashjoin, current_setting('enable_mergejoin') AS mergejoin`;
+
+it('plans per execution on the shared pool, once per connection with key lookups only on the pools of the group-committed statements', async () => {
+  expect((await ds.query(PLANNER_SETTINGS))[0]).toEqual({ plans: 'force_custom_plan', seqscan: 'on', bitmapscan: 'on', hashjoin: 'on', mergejoin: 'on' });
+  for (const pool of [recorder.pool, batchPool.pool]) {
+    expect((await pool.query(PLANNER_SETTINGS)).rows[0]).toEqual({ plans: 'force_generic_plan', seqscan: 'off', bitmapscan: 'off', hashjoin: 'off', mergejoin: 'off' });
+  }
 });
 
 it('finds the rows of every statement on a message path by key', async () => {
-  capture((ds.driver as unknown as { master: Pool }).master);
-  capture((recorder as unknown as { pool: Pool }).pool);
+  capture((ds.driver as unknown as { master: Pool }).master, 'custom');
+  capture(recorder.pool, 'generic');
+  capture(batchPool.pool, 'generic');
   const now = new Date();
   const lifecycle = async (recipients: number, end: (ids: string[], id: string) => Promise<void>): Promise<string> => {
     const id = randomUUID();
@@ -129,19 +170,31 @@ it('finds the rows of every statement on a message path by key', async () => {
   for (const expected of ['dq_insert_accepted_batch', 'dq_route_recipients_returning', 'dq_mark_deferred', 'dq_mark_delivered', 'dq_mark_bounced', 'dr_mark_delivered_finishing', 'dq_finish_groups_batch', 'dq_finish', 'dq_remove_unprocessed']) {
     expect(names).toContain(expected);
   }
-  const explainer = (ds.driver as unknown as { master: Pool }).master;
+  // the group-committed statements ran on the pools that plan them once
+  const generic = new Set(captured.filter((c) => c.plans === 'generic').map((c) => c.name));
+  expect([...generic].sort()).toEqual(['dq_finish_groups_batch', 'dq_insert_accepted_batch', 'dq_route_recipients_returning', 'dr_mark_delivered_finishing']);
+  expect(captured.filter((c) => c.plans === 'custom' && generic.has(c.name))).toEqual([]);
   const statements = [...captured];
+  const check = async (statistics: string, statement: (typeof captured)[number]): Promise<void> => {
+    const bad = nodesOf(await planOf(statement))
+      .filter((n) => (n['Node Type'] === 'Seq Scan' && ['messages', 'recipients'].includes(n['Relation Name'] ?? '')) || ['recipients_due', 'messages_queued'].includes(n['Index Name'] ?? ''))
+      .map((n) => `${n['Node Type']} ${n['Index Name'] ?? n['Relation Name']}`);
+    expect({ statement: statement.name, statistics, bad }).toEqual({ statement: statement.name, statistics, bad: [] });
+  };
   for (const statistics of ['none', 'analyzed']) {
     if (statistics === 'analyzed') await ds.query('ANALYZE messages, recipients');
-    for (const statement of statements) {
-      // unnamed: planned for these parameter values, as force_custom_plan plans the named one
-      const result = await explainer.query({ text: `EXPLAIN (FORMAT JSON) ${statement.text}`, values: statement.values });
-      const plan = (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
-      const bad = nodesOf(plan)
-        .filter((n) => (n['Node Type'] === 'Seq Scan' && ['messages', 'recipients'].includes(n['Relation Name'] ?? '')) || ['recipients_due', 'messages_queued'].includes(n['Index Name'] ?? ''))
-        .map((n) => `${n['Node Type']} ${n['Index Name'] ?? n['Relation Name']}`);
-      expect({ statement: statement.name, statistics, bad }).toEqual({ statement: statement.name, statistics, bad: [] });
-    }
+    for (const statement of statements) await check(statistics, statement);
+  }
+  // a generic plan is kept for the connection's life: made on an empty queue (a fresh install),
+  // it must still be the one for a full one
+  const empty = await createTestDatabase();
+  await (await openDatabase(empty.config)).destroy(); // migrated, nothing in it
+  const emptyPool = new HotStatementPool(empty.config, { size: 1, applicationName: 'hot-plans-empty' });
+  try {
+    for (const statement of statements.filter((c) => c.plans === 'generic')) await check('empty queue', { ...statement, pool: emptyPool.pool });
+  } finally {
+    await emptyPool.close();
+    await empty.drop();
   }
 });
 

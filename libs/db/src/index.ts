@@ -8,7 +8,9 @@ export type { DataSource } from 'typeorm';
 export type { MessageDirection, MessageFormat, MessageState } from './entities/message.entity';
 export type { RecipientRoute, RecipientStatus } from './entities/recipient.entity';
 export type { DimePolicy, TlsPolicy } from './entities/domain-policy.entity';
+export { HotStatementPool, HOT_GENERIC_SESSION_OPTIONS, type HotStatementPoolOptions, type HotStatementRunner } from './hot-pool';
 export {
+  batchPoolSize,
   QueueRepository,
   type AcceptedMessage,
   type AcceptedRecipient,

@@ -4,7 +4,8 @@ import { In, type DataSource } from 'typeorm';
 import type { MessageDirection, MessageFormat } from './entities/message.entity';
 import { RecipientEntity, type RecipientRoute, type RecipientStatus } from './entities/recipient.entity';
 import { FINISHED_GROUPS_OF_F, hotQuery, MESSAGE_OPEN, RECIPIENT_OPEN, RECIPIENT_PENDING } from './hot-query';
-import { StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
+import type { HotStatementRunner } from './hot-pool';
+import { DEFAULT_COALESCER_OPTIONS, StatementCoalescer, type StatementCoalescerOptions } from './statement-coalescer';
 
 export interface AcceptedMessage {
   id: string;
@@ -139,6 +140,16 @@ export interface QueueRepositoryOptions {
    * finishMessageReturningGroups): see statement-coalescer.ts.
    */
   readonly coalesce?: StatementCoalescerOptions;
+  /**
+   * Where those group-committed statements run: a HotStatementPool (hot-pool.ts), whose connections
+   * plan each statement once. Default: the DataSource's pool, planning each execution.
+   */
+  readonly batchPool?: HotStatementRunner;
+}
+
+/** Connections a QueueRepository's batchPool needs: its three coalesced statements at their most in flight. */
+export function batchPoolSize(coalesce: StatementCoalescerOptions = DEFAULT_COALESCER_OPTIONS): number {
+  return 3 * coalesce.maxInFlight;
 }
 
 /** The messages columns written at acceptance (name, PostgreSQL type, value): one list for the SQL and its parameters. */
@@ -228,10 +239,13 @@ export class QueueRepository implements DeliveredMarker {
   /** The insert of each message id submitted and not yet sent (for withdrawAccepted). */
   private readonly pendingInserts = new Map<string, AcceptedInsert>();
 
+  private readonly batchPool: HotStatementRunner | undefined;
+
   constructor(
     private readonly ds: DataSource,
     options: QueueRepositoryOptions = {},
   ) {
+    this.batchPool = options.batchPool;
     this.inserts = new StatementCoalescer((items) => this.insertAcceptedBatch(items), options.coalesce);
     this.routes = new StatementCoalescer((items) => this.routeRecipientsBatch(items), options.coalesce);
     this.finishes = new StatementCoalescer((ids) => this.finishBatch(ids), options.coalesce);
@@ -240,6 +254,11 @@ export class QueueRepository implements DeliveredMarker {
   /** A named prepared statement on the pool (hot-query.ts). */
   private hot<T = Record<string, unknown>>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
     return hotQuery<T>(this.ds, name, text, values);
+  }
+
+  /** A coalesced statement: on the batch pool when there is one (planned once per connection), else as hot(). */
+  private batch<T = Record<string, unknown>>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
+    return this.batchPool ? this.batchPool.query<T>(name, text, values) : this.hot<T>(name, text, values);
   }
 
   /**
@@ -287,7 +306,7 @@ export class QueueRepository implements DeliveredMarker {
       starts.push(next);
       next += b.sealed.length;
     }
-    await this.hot('dq_insert_accepted_batch', INSERT_ACCEPTED, [
+    await this.batch('dq_insert_accepted_batch', INSERT_ACCEPTED, [
       ...ACCEPTED_MESSAGE_COLUMNS.map(([, , value]) => items.map((i) => value(i.message))),
       rcpts.map((r) => r.id),
       rcpts.map((r) => r.messageId),
@@ -387,7 +406,7 @@ export class QueueRepository implements DeliveredMarker {
     // meets first, so only the first naming of each recipient is sent
     const named = new Set<string>();
     const routes = items.flat().filter((r) => !named.has(r.id) && named.add(r.id));
-    const rows: { id: string }[] = await this.hot(
+    const rows: { id: string }[] = await this.batch(
       'dq_route_recipients_returning',
       `UPDATE recipients AS r SET route = v.route, status = 'queued'
          FROM unnest($1::uuid[], $2::text[]) AS v(id, route)
@@ -464,7 +483,7 @@ export class QueueRepository implements DeliveredMarker {
   }
 
   private async finishBatch(ids: readonly string[]): Promise<FinishedGroups[]> {
-    const rows: { id: string; route: RecipientRoute | null; domain: string | null }[] = await this.hot(
+    const rows: { id: string; route: RecipientRoute | null; domain: string | null }[] = await this.batch(
       'dq_finish_groups_batch',
       `WITH f AS (
          UPDATE messages AS m SET state = 'done'

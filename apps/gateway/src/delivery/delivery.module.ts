@@ -66,12 +66,14 @@ export function createDeliveryRuntime(
     metrics?: GatewayMetrics | undefined;
     /** The DIME side; without it every non-local recipient goes over SMTP and D/MIME is not opened. */
     dime?: DimeServices | null | undefined;
+    /** The process's QueueRepository (shared with acceptance: one group commit); default a new one on dataSource. */
+    queue?: QueueRepository | undefined;
   },
   options: Omit<DeliveryModuleOptions, 'imports'> & { clock?: () => number; random?: () => number } = {},
 ): DeliveryRuntime {
   const { config, logger, metrics } = deps;
   const clock = options.clock ?? Date.now;
-  const queue = new QueueRepository(deps.dataSource);
+  const queue = deps.queue ?? new QueueRepository(deps.dataSource);
   const policies = new DomainPolicyCache(new DomainPolicyRepository(deps.dataSource));
   const queues = new GatewayQueues(deps.connection, config.jobs.prefix);
   const bodies = new MessageBodyStore(deps.spool);
@@ -212,9 +214,10 @@ export class DeliveryModule {
             metrics: GatewayMetrics,
             dime: DimeServices | null | undefined,
             journal: ComplianceJournal | null | undefined,
+            queue: QueueRepository | undefined,
           ) =>
             createDeliveryRuntime(
-              { config, logger, connection, dataSource, spool, metrics, dime },
+              { config, logger, connection, dataSource, spool, metrics, dime, queue },
               // the compliance journal's sink when JOURNAL_ENABLED (journal step: before any delivery job exists)
               journal && !options.journalSink ? { ...options, journalSink: journal.sink } : options,
             ),
@@ -227,6 +230,7 @@ export class DeliveryModule {
             GatewayMetrics,
             { token: DIME_SERVICES, optional: true },
             { token: COMPLIANCE_JOURNAL, optional: true },
+            { token: QueueRepository, optional: true },
           ],
         },
         { provide: GatewayQueues, useFactory: (r: DeliveryRuntime) => r.queues, inject: [DeliveryRuntime] },
