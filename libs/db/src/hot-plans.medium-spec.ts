@@ -34,12 +34,12 @@ function capture(pool: Pool, plans: 'custom' | 'generic'): void {
 
 /** The plan `statement` runs with: custom (planned for these values) or the generic one of its pool's sessions. */
 async function planOf(statement: (typeof captured)[number]): Promise<PlanNode> {
-  const explain = async (client: { query: Pool['query'] }, text: string): Promise<PlanNode> => {
-    const result = await client.query({ text, values: statement.values });
+  const explain = async (client: { query: Pool['query'] }, text: string, values: unknown[] = []): Promise<PlanNode> => {
+    const result = await client.query({ text, values });
     return (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
   };
   // unnamed: planned for these parameter values, as force_custom_plan plans the named one
-  if (statement.plans === 'custom') return explain(statement.pool, `EXPLAIN (FORMAT JSON) ${statement.text}`);
+  if (statement.plans === 'custom') return explain(statement.pool, `EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values);
   // prepared on a connection of its own pool (force_generic_plan + its planner settings); EXPLAIN
   // EXECUTE takes no bind parameters, so the values go as literals, in the text form PostgreSQL
   // gives them (arrays as node-postgres sends them)
@@ -55,8 +55,7 @@ async function planOf(statement: (typeof captured)[number]): Promise<PlanNode> {
       const text = await client.query<{ t: string }>({ text: Buffer.isBuffer(value) ? 'SELECT $1::bytea::text AS t' : 'SELECT $1::text AS t', values: [value] });
       args.push(client.escapeLiteral(text.rows[0]!.t));
     }
-    const result = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE hot_plan_check(${args.join(', ')})`);
-    return (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
+    return await explain(client, `EXPLAIN (FORMAT JSON) EXECUTE hot_plan_check(${args.join(', ')})`);
   } finally {
     await client.query('DEALLOCATE hot_plan_check').catch(() => undefined);
     client.release();

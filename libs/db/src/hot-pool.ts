@@ -1,6 +1,7 @@
-// A small pg pool of its own for the group-committed statements every message makes (the insert
-// at acceptance, the routing claim, the finish; the 2xx recorder has its own, delivered-recorder.ts),
-// whose connections keep ONE plan per statement instead of planning each execution.
+// A small pg pool of its own for the group-committed statements every message makes (one for the
+// QueueRepository's insert at acceptance, routing claim and finish; one inside the 2xx recorder,
+// delivered-recorder.ts), whose connections keep ONE plan per statement instead of planning each
+// execution.
 //
 // Planning was a third of PostgreSQL's CPU per message: force_custom_plan (hot-query.ts) plans each
 // execution anew, 0.07-0.18 ms for these statements, at 0.5-1.25 statements per message. A generic

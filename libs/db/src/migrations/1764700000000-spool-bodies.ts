@@ -5,8 +5,8 @@
 // fsync and then the commit, one after the other, before the 250 (bench/stack-floor-bench.ts,
 // level "queue, body in db"). Row and body exist together or not at all: no torn or missing file
 // behind a committed row. The body is deleted when its message becomes 'done' (a trigger, so no
-// finishing statement can forget it, and none pays for planning a longer statement: the hot
-// statements are planned per execution), and with the message row (cascade). Large messages stay
+// finishing statement can forget it; a delete in each finishing statement lengthened their
+// planning, which then ran at every execution), and with the message row (cascade). Large messages stay
 // in spool files (AcceptanceSettings). STORAGE EXTERNAL: ciphertext does not compress, so TOAST
 // does not try.
 import type { MigrationInterface, QueryRunner } from 'typeorm';
